@@ -1,0 +1,155 @@
+"""Benchmark of the embedded reference server: does lookup and paging cost grow with the store?
+
+    python bench/reference_server.py [--sizes 1000,100000] [--requests 200] [--warmup 20]
+
+For each store size it seeds `ReferenceServer(seed_users=N)` (timed), then over real HTTP on
+127.0.0.1 with one keep-alive httpx client measures, each over `--requests` requests after a
+warm-up:
+
+* `GET /Users?filter=userName eq "<an existing user, in another letter case>"` (a different user each time)
+* `GET /Users?startIndex=1&count=100`             (first page)
+* `GET /Users?startIndex=N/2&count=100`           (a page in the middle)
+* `GET /Users?startIndex=N-99&count=100`          (the last page)
+* `GET /Users/{id}`                               (a different user each time)
+* for reference, a filter no index can answer (`name.familyName eq "..."`), over 1/20 of the requests
+
+and prints median and p95 per size, side by side, with the ratio of the medians. Numbers only, no
+assertions; the whole run takes well under two minutes on a laptop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scimcert.reference import ReferenceServer  # noqa: E402
+
+
+@dataclass
+class Timing:
+    median_ms: float
+    p95_ms: float
+    requests: int
+
+
+def measure(call: Callable[[int], httpx.Response], requests: int, warmup: int) -> Timing:
+    for i in range(warmup):
+        _ok(call(i))
+    samples = []
+    for i in range(requests):
+        start = time.perf_counter()
+        response = call(warmup + i)
+        samples.append((time.perf_counter() - start) * 1000)
+        _ok(response)
+    p95 = statistics.quantiles(samples, n=20)[18] if len(samples) >= 20 else max(samples)
+    return Timing(statistics.median(samples), p95, len(samples))
+
+
+def _ok(response: httpx.Response) -> None:
+    if response.status_code != 200:
+        raise SystemExit(f"unexpected {response.status_code} for {response.request.url}: {response.text[:300]}")
+
+
+def sample_users(client: httpx.Client, size: int) -> list[dict]:
+    """About 300 users spread over the store: the first, middle and last pages."""
+    users: list[dict] = []
+    for start in sorted({1, max(1, size // 2 - 50), max(1, size - 99)}):
+        users += client.get("/Users", params={"startIndex": start, "count": 100}).json()["Resources"]
+    return users
+
+
+def other_case(user_name: str) -> str:
+    """The same userName in another letter case: `Ada.Lovelace@example.com` -> `aDA.lOVELACE@EXAMPLE.COM`."""
+    flipped = user_name.swapcase()
+    return flipped if flipped != user_name else user_name.upper()
+
+
+def run(size: int, requests: int, warmup: int) -> dict[str, Timing | float]:
+    print(f"seeding {size:,} users ...", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    server = ReferenceServer(seed_users=size)
+    seeding = time.perf_counter() - start
+    results: dict[str, Timing | float] = {"seeding (s)": seeding}
+    with server, httpx.Client(base_url=server.base_url, timeout=60,
+                              headers={"Authorization": f"Bearer {server.token}",
+                                       "Accept": "application/scim+json"}) as client:
+        total = client.get("/Users", params={"count": 0}).json()["totalResults"]
+        users = sample_users(client, total)
+        names = [other_case(u["userName"]) for u in users]
+        ids = [u["id"] for u in users]
+        families = [u["name"]["familyName"] for u in users if u.get("name", {}).get("familyName")]
+        middle, last = max(1, total // 2), max(1, total - 99)
+
+        scenarios: dict[str, tuple[Callable[[int], httpx.Response], int]] = {
+            'filter userName eq "<other case>"': (
+                lambda i: client.get("/Users", params={"filter": f'userName eq "{names[i % len(names)]}"'}), requests),
+            "page startIndex=1 count=100": (
+                lambda i: client.get("/Users", params={"startIndex": 1, "count": 100}), requests),
+            "page startIndex=N/2 count=100": (
+                lambda i: client.get("/Users", params={"startIndex": middle, "count": 100}), requests),
+            "page startIndex=N-99 count=100": (
+                lambda i: client.get("/Users", params={"startIndex": last, "count": 100}), requests),
+            "GET /Users/{id}": (lambda i: client.get(f"/Users/{ids[i % len(ids)]}"), requests),
+            'ref: filter name.familyName eq (scan)': (
+                lambda i: client.get("/Users", params={"filter": f'name.familyName eq "{families[i % len(families)]}"',
+                                                       "count": 10}), max(5, requests // 20)),
+        }
+        for label, (call, n) in scenarios.items():
+            print(f"  {size:>7,}  {label} x{n}", file=sys.stderr, flush=True)
+            gc.collect()
+            results[label] = measure(call, n, warmup=min(warmup, max(1, n // 5)))
+        results["checks"] = (total, server.state.peak_in_flight)
+    del server
+    gc.collect()
+    return results
+
+
+def table(sizes: list[int], runs: list[dict]) -> str:
+    a, b = sizes[0], sizes[-1]
+    head = (f"{'':36} {f'{a:,} users':>19} {f'{b:,} users':>19} {'ratio':>7}\n"
+            f"{'':36} {'median':>9} {'p95':>9} {'median':>9} {'p95':>9} {'median':>7}")
+    lines = [head, "-" * len(head.splitlines()[1])]
+    first, second = runs[0], runs[-1]
+    for label in first:
+        if label in ("checks",):
+            continue
+        x, y = first[label], second[label]
+        if isinstance(x, float):
+            lines.append(f"{label:36} {x:>9.2f} {'':>9} {y:>9.2f} {'':>9} {y / x:>7.1f}")
+        else:
+            lines.append(f"{label:36} {x.median_ms:>9.2f} {x.p95_ms:>9.2f} {y.median_ms:>9.2f} {y.p95_ms:>9.2f}"
+                         f" {y.median_ms / x.median_ms:>7.2f}")
+    lines.append("(request times in ms over one keep-alive connection; seeding in s; ratio = larger / smaller store)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="1000,100000", help="comma-separated store sizes (default 1000,100000)")
+    p.add_argument("--requests", type=int, default=200, help="timed requests per scenario (default 200)")
+    p.add_argument("--warmup", type=int, default=20, help="untimed requests before each scenario (default 20)")
+    args = p.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    started = time.perf_counter()
+    runs = [run(size, args.requests, args.warmup) for size in sizes]
+    print(table(sizes, runs))
+    for size, result in zip(sizes, runs, strict=True):
+        total, peak = result["checks"]
+        print(f"store of {size:,}: totalResults {total:,} (seeded + the tenant's own user)")
+    print(f"total wall time {time.perf_counter() - started:.1f} s "
+          f"(Python {sys.version.split()[0]}, httpx {httpx.__version__})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

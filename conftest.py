@@ -1,0 +1,3 @@
+"""Wires the scimcert pytest plugin (options, fixtures, hooks); nothing else."""
+
+pytest_plugins = ["scimcert.plugin"]

@@ -1,0 +1,224 @@
+"""The one client every check talks through: evidence capture, redaction, validation, cleanup tracking.
+
+`ScimClient.send(request)` sends a rendered IdP request (profiles.Request) exactly as the IdP would
+and returns an `Exchange`: the request and response as evidence (token redacted), the parsed body,
+schema violations of the response, and a curl line to reproduce it. A transport failure (timeout,
+reset, garbage) is an Exchange with `error` set and no status, never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import httpx
+
+from .profiles import Request
+from .redact import Redactor
+from .validation import Violation, validate
+
+BODY_CAP = 64 * 1024  # bytes of a response body kept as evidence
+_NOT_JSON = object()
+
+
+@dataclass
+class Exchange:
+    """One request and its answer, as evidence. Secrets are already redacted."""
+
+    label: str
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: str | None
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_text: str = ""
+    elapsed_ms: float = 0.0
+    error: str | None = None
+    kind: str | None = None
+    violations: list[Violation] = field(default_factory=list)
+    idp_violations: list[Violation] = field(default_factory=list)
+    _parsed: Any = None
+
+    @property
+    def json(self) -> Any:
+        """The parsed body; None when absent or not JSON."""
+        return None if self._parsed is _NOT_JSON else self._parsed
+
+    @property
+    def is_json(self) -> bool:
+        return self._parsed is not _NOT_JSON and self._parsed is not None
+
+    @property
+    def content_type(self) -> str:
+        return self.response_headers.get("content-type", "")
+
+    def header(self, name: str) -> str | None:
+        return self.response_headers.get(name.lower())
+
+    def summary(self) -> str:
+        answer = f"{self.status}" if self.status is not None else f"no answer ({self.error})"
+        return f"{self.method} {self.url} → {answer}"
+
+    def curl(self) -> str:
+        parts = ["curl", "-sS", "-X", self.method, shlex.quote(self.url)]
+        for name, value in self.request_headers.items():
+            if name.lower() == "authorization":
+                value = f"{value.split(' ', 1)[0]} $SCIM_TOKEN" if " " in value else "$SCIM_TOKEN"
+                parts += ["-H", f'"{name}: {value}"']
+            else:
+                parts += ["-H", shlex.quote(f"{name}: {value}")]
+        if self.request_body is not None:
+            parts += ["--data-raw", shlex.quote(self.request_body)]
+        return " ".join(parts)
+
+    def excerpt(self, limit: int = 600) -> str:
+        text = self.response_text if self.status is not None else (self.error or "")
+        return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
+
+    def record(self) -> dict:
+        """The exchange as a JSON-able dict (transcript and reports)."""
+        return {
+            "label": self.label, "method": self.method, "url": self.url,
+            "requestHeaders": self.request_headers, "requestBody": self.request_body,
+            "status": self.status, "responseHeaders": self.response_headers,
+            "responseBody": self.response_text, "elapsedMs": round(self.elapsed_ms, 1), "error": self.error,
+            "kind": self.kind, "violations": [str(v) for v in self.violations + self.idp_violations],
+            "curl": self.curl(),
+        }
+
+
+def response_kind(method: str, path: str, status: int | None) -> str | None:
+    """Which schema a response must satisfy, from the request and the status."""
+    if status is None or status == 204 or status == 304:
+        return None
+    if status >= 400:
+        return "error"
+    if not 200 <= status < 300:
+        return None
+    segments = [s for s in path.split("/") if s]
+    resource = segments[-2:] if len(segments) >= 2 else segments
+    if segments and segments[-1] == "Users":
+        return "user-list" if method == "GET" else "user"
+    if len(resource) == 2 and resource[0] == "Users":
+        return "user"
+    tail = segments[-1] if segments else ""
+    if tail == "ServiceProviderConfig":
+        return "service-provider-config"
+    if tail == "ResourceTypes":
+        return "resource-type-list"
+    if tail == "Schemas":
+        return "schema-list"
+    if len(resource) == 2 and resource[0] == "ResourceTypes":
+        return "resource-type"
+    if len(resource) == 2 and resource[0] == "Schemas":
+        return "schema"
+    return None
+
+
+class ScimClient:
+    """An httpx client bound to one target and token; every exchange is recorded and validated."""
+
+    def __init__(self, base_url: str, token: str, *, redactor: Redactor, timeout: float = 60.0,
+                 verify: bool = True, idp_reads: str | None = None,
+                 listeners: list[Callable[[Exchange], None]] | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.redact = redactor
+        self.idp_reads = idp_reads
+        self.listeners = list(listeners or [])
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout), verify=verify, follow_redirects=False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def for_check(self, listener: Callable[[Exchange], None], idp_reads: str | None) -> "ScimClient":
+        """The same connection for one check: also reports to `listener`, validates for the check's IdP."""
+        twin = object.__new__(ScimClient)
+        twin.__dict__.update(self.__dict__)
+        twin.idp_reads = idp_reads
+        twin.listeners = [*self.listeners, listener]
+        return twin
+
+    def authorization(self, auth: str | None) -> str | None:
+        """The Authorization header value: the target's bearer token by default."""
+        return f"Bearer {self.token}" if auth == "default" else auth
+
+    def send(self, request: Request, *, auth: str | None = "default") -> Exchange:
+        """Send a rendered IdP request. `auth`: "default", None (no header) or a literal header value."""
+        url = self.base_url + request.path + (f"?{request.query}" if request.query else "")
+        headers = dict(request.headers)
+        value = self.authorization(auth)
+        if value is not None:
+            headers["Authorization"] = value
+        body = None if request.body is None else json.dumps(request.body, ensure_ascii=False)
+        return self._exchange(request.label, request.method, url, headers, body)
+
+    def raw(self, method: str, path: str, *, query: str = "", body: Any = None, headers: dict | None = None,
+            auth: str | None = "default", label: str | None = None, content: str | bytes | None = None) -> Exchange:
+        """A request not taken from a profile (RFC checks, cleanup)."""
+        request = Request(step=label or f"{method} {path}", variant="default", source="", method=method,
+                          path=path, query=query, body=body,
+                          headers={"Accept": "application/scim+json",
+                                   **({"Content-Type": "application/scim+json"} if body is not None or content else {}),
+                                   **(headers or {})})
+        if content is not None:
+            url = self.base_url + path + (f"?{query}" if query else "")
+            hdrs = dict(request.headers)
+            value = self.authorization(auth)
+            if value is not None:
+                hdrs["Authorization"] = value
+            text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+            return self._exchange(request.label, method, url, hdrs, text, raw=content)
+        return self.send(request, auth=auth)
+
+    def _exchange(self, label: str, method: str, url: str, headers: dict[str, str], body: str | None,
+                  raw: str | bytes | None = None) -> Exchange:
+        exchange = Exchange(
+            label=label, method=method, url=self.redact(url),
+            request_headers={k: self.redact.header(k, v) for k, v in headers.items()},
+            request_body=None if body is None else self.redact(body),
+        )
+        started = time.perf_counter()
+        try:
+            payload = raw if raw is not None else (body.encode("utf-8") if body is not None else None)
+            response = self._http.request(method, url, headers=headers, content=payload)
+            data = response.content[:BODY_CAP]
+        except httpx.HTTPError as exc:
+            exchange.error = self.redact(f"{type(exc).__name__}: {exc}")
+            exchange._parsed = _NOT_JSON
+        else:
+            exchange.status = response.status_code
+            exchange.response_headers = {k.lower(): self.redact.header(k, v) for k, v in response.headers.items()}
+            exchange.response_text = self.redact(data.decode("utf-8", "replace"))
+            exchange._parsed = _parse(data)
+            path = httpx.URL(url).path
+            exchange.kind = response_kind(method, path, response.status_code)
+            self._validate(exchange)
+        exchange.elapsed_ms = (time.perf_counter() - started) * 1000
+        for listener in self.listeners:
+            listener(exchange)
+        return exchange
+
+    def _validate(self, exchange: Exchange) -> None:
+        if exchange.kind is None or not exchange.response_text.strip():
+            return
+        if not exchange.is_json:
+            exchange.violations = [Violation("", "the body is not JSON", "scim", "type")]
+            return
+        exchange.violations = validate(exchange.kind, exchange.json)
+        if self.idp_reads:
+            exchange.idp_violations = [v for v in validate(exchange.kind, exchange.json, idp=self.idp_reads)
+                                       if v.schema.startswith("idp/")]
+
+
+def _parse(data: bytes) -> Any:
+    if not data.strip():
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return _NOT_JSON

@@ -1,0 +1,78 @@
+"""Test data: realistic, seeded, recognisable users. The seed is printed and stored; --seed replays a run."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import string
+from dataclasses import dataclass
+
+from faker import Faker
+
+PREFIX = "scimcert"
+# Names that break naive endpoints: apostrophes, diacritics, non-Latin scripts, hyphens.
+HARD_NAMES = [("Zoë", "O'Brien"), ("Łukasz", "Żółć-Ångström"), ("Siobhán", "Ní Dhomhnaill"), ("José", "Muñoz"),
+              ("Dvořák", "Šťastný"), ("Ólafur", "Þórsson"), ("Αλέξανδρος", "Παπαδόπουλος"), ("Наталья", "Иванова")]
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """The values a check needs to create one user; `values()` feeds profile templates."""
+
+    userName: str
+    givenName: str
+    familyName: str
+    externalId: str
+    password: str
+
+    @property
+    def email(self) -> str:
+        return self.userName
+
+    @property
+    def displayName(self) -> str:
+        return f"{self.givenName} {self.familyName}"
+
+    def values(self) -> dict:
+        return {"userName": self.userName, "givenName": self.givenName, "familyName": self.familyName,
+                "email": self.email, "displayName": self.displayName, "externalId": self.externalId,
+                "password": self.password}
+
+
+def run_tag(seed: int) -> str:
+    """A short tag of the run, part of every userName so leftovers are recognisable (and sweepable)."""
+    return hashlib.sha256(str(seed).encode()).hexdigest()[:6]
+
+
+class UserFactory:
+    """Users for one check: deterministic from (run seed, check id), unique within the run."""
+
+    def __init__(self, seed: int, check_id: str, domain: str):
+        digest = int(hashlib.sha256(f"{seed}:{check_id}".encode()).hexdigest()[:12], 16)
+        self.random = random.Random(digest)
+        self.faker = Faker(["en_US", "de_DE", "fr_FR", "ga_IE"])
+        self.faker.seed_instance(digest)
+        self.tag = run_tag(seed)
+        self.check = format(digest % 36**4, "x")
+        self.domain = domain
+        self.count = 0
+
+    def _names(self) -> tuple[str, str]:
+        if self.random.random() < 0.4:
+            return self.random.choice(HARD_NAMES)
+        return self.faker.first_name(), self.faker.last_name()
+
+    def local_part(self, given: str) -> str:
+        self.count += 1
+        ascii_given = "".join(c for c in given if c in string.ascii_letters) or "User"
+        return f"{PREFIX.capitalize()}.{self.tag}.{ascii_given}.{self.check}{self.count}"
+
+    def new(self, domain: str | None = None) -> NewUser:
+        """A user with mixed-case userName on `domain` (default: the target's user domain)."""
+        given, family = self._names()
+        user_name = f"{self.local_part(given)}@{domain or self.domain}"
+        return NewUser(
+            userName=user_name, givenName=given, familyName=family,
+            externalId="00u" + "".join(self.random.choices(string.ascii_letters + string.digits, k=17)),
+            password="".join(self.random.choices(string.ascii_lowercase + string.digits, k=8)),
+        )

@@ -1,0 +1,285 @@
+"""The scimcert pytest plugin: options, the target, the one client, verdicts, cleanup, reports.
+
+Wired by the top-level conftest.py. It activates for runs that collect suites/. Checks use the
+fixtures `idp`, `client`, `verdict`, `users` and `target`, and declare what they verify with
+`@pytest.mark.requirement(...)`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import signal
+import warnings
+from pathlib import Path
+
+import pytest
+
+from . import config as config_module
+from . import reports
+from .client import ScimClient
+from .data import UserFactory
+from .profiles import ProfileError, profiles, select
+from .requirements import CatalogueError, catalogue, lookup
+from .run import Run
+from .verdict import ConformanceFailure, NotReached, Verdict
+
+RECORD = "scimcert-record"
+VERDICT = pytest.StashKey[Verdict]()
+RUN = pytest.StashKey[Run]()
+
+
+class ConformanceWarning(UserWarning):
+    """A SHOULD requirement was violated. pytest's own --strict turns these into failures."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("scimcert", "SCIM conformance")
+    group.addoption("--target", metavar="FILE", help="TOML file describing the target (never tokens)")
+    group.addoption("--base-url", help="SCIM base URL (overrides SCIM_BASE_URL)")
+    group.addoption("--idp", action="append", metavar="ID", help="IdP profile to run (repeatable; default all)")
+    group.addoption("--variant", action="append", metavar="STEP=NAME", default=[],
+                    help="profile variant for a step, e.g. updateUser=patch")
+    group.addoption("--seed", type=int, help="replay the test data of an earlier run")
+    group.addoption("--reports-dir", default="reports", help="where reports are written (default reports/)")
+    group.addoption("--reference-fault", action="append", default=[], metavar="NAME",
+                    help="enable a fault of the embedded reference server (demonstrations, meta-tests)")
+    parser.addini("scimcert_suites", "folder of the conformance suites", default="suites")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(*ids): the requirement IDs a check verifies")
+    if not _collects_suites(config):
+        return
+    try:
+        catalogue()
+        settings, secrets = config_module.load(toml=config.getoption("target"), options=_options(config),
+                                               available_idps=tuple(profiles()))
+    except (config_module.ConfigError, CatalogueError, ProfileError) as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    worker = getattr(config, "workerinput", None)
+    seed = worker["scimcert_seed"] if worker else config.getoption("seed")
+    if seed is None:
+        seed = random.SystemRandom().randrange(1, 2**31)
+    reports_dir = Path(config.getoption("reports_dir"))
+    # JUnit and Allure by default, next to our own reports; fresh for every run.
+    if not config.option.allure_report_dir:
+        config.option.allure_report_dir = str(reports_dir / "allure-results")
+        if worker is None:
+            shutil.rmtree(config.option.allure_report_dir, ignore_errors=True)
+    if worker is None:
+        config.option.xmlpath = config.option.xmlpath or str(reports_dir / "junit.xml")
+    run = Run(settings=settings, secrets=secrets, seed=seed, strict=bool(config.getini("strict")),
+              reports_dir=reports_dir, is_worker=worker is not None)
+    config.stash[RUN] = run
+    config.pluginmanager.register(ConformancePlugin(run), "scimcert-conformance")
+
+
+def _collects_suites(config: pytest.Config) -> bool:
+    suites = (config.rootpath / config.getini("scimcert_suites")).resolve()
+    for arg in config.args:
+        path = (config.invocation_params.dir / str(arg).split("::")[0]).resolve()
+        if path == suites or suites in path.parents:
+            return True
+    return False
+
+
+def _options(config: pytest.Config) -> dict:
+    options: dict = {}
+    if config.getoption("base_url"):
+        options["base_url"] = config.getoption("base_url")
+    if config.getoption("idp"):
+        options["idps"] = config.getoption("idp")
+    if config.getoption("variant"):
+        options["variants"] = dict(v.split("=", 1) for v in config.getoption("variant") if "=" in v)
+    if config.getoption("reference_fault"):
+        options["reference_faults"] = config.getoption("reference_fault")
+    return options
+
+
+def _declared(item: pytest.Item) -> list[str]:
+    return [i for mark in item.iter_markers("requirement") for i in mark.args]
+
+
+def _idp_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    idp = callspec.params.get("idp") if callspec else None
+    return idp.id if idp is not None else None
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# ---- fixtures -----------------------------------------------------------------------------
+
+def _run(request: pytest.FixtureRequest) -> Run:
+    run = request.config.stash.get(RUN, None)
+    if run is None:
+        pytest.skip("scimcert is active only for runs that collect suites/")
+    return run
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest):
+    """The endpoint under test (the embedded reference server when SCIM_BASE_URL is absent)."""
+    run = _run(request)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM cleans up like Ctrl-C
+    try:
+        yield run.start()
+    finally:
+        run.finish()
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.fixture
+def verdict(request: pytest.FixtureRequest) -> Verdict:
+    """The findings of this check, for the requirements it declares."""
+    found = Verdict.for_ids(_declared(request.node), strict=_run(request).strict)
+    request.node.stash[VERDICT] = found
+    return found
+
+
+@pytest.fixture
+def client(target, verdict: Verdict, request: pytest.FixtureRequest) -> ScimClient:
+    """The one client: each exchange goes to this check's verdict, the transcript and the tracker."""
+    idp = request.getfixturevalue("idp") if "idp" in request.fixturenames else None
+    return _run(request).client.for_check(verdict.absorb, idp.reads if idp else None)
+
+
+@pytest.fixture
+def users(target, request: pytest.FixtureRequest) -> UserFactory:
+    """Realistic, seeded test users for this check, on the target's user domain."""
+    return UserFactory(_run(request).seed, request.node.nodeid, target.user_domain)
+
+
+class ConformancePlugin:
+    """Hooks and fixtures of one conformance run."""
+
+    def __init__(self, run: Run):
+        self.run = run
+
+    # ---- collection ------------------------------------------------------------------------
+
+    def pytest_configure_node(self, node) -> None:  # xdist: every worker replays the controller's seed
+        node.workerinput["scimcert_seed"] = self.run.seed
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        return [f"scimcert: seed {self.run.seed} (replay with --seed {self.run.seed}); "
+                f"IdPs: {', '.join(self.run.settings['idps'])}"]
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "idp" in metafunc.fixturenames:
+            chosen = select(self.run.settings["idps"])
+            metafunc.parametrize("idp", chosen, ids=[p.id for p in chosen])
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        problems = []
+        for item in items:
+            ids = _declared(item)
+            if not ids:
+                problems.append(f"{item.nodeid}: declares no requirement (@pytest.mark.requirement)")
+                continue
+            try:
+                lookup(ids)
+            except CatalogueError as exc:
+                problems.append(f"{item.nodeid}: {exc}")
+        if problems:
+            raise pytest.UsageError("requirement catalogue errors:\n  " + "\n  ".join(problems))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if session.config.option.collectonly:
+            reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+            reporter.write_line("\nrequirements per check:")
+            for item in session.items:
+                reporter.write_line(f"  {item.nodeid}  →  {', '.join(_declared(item))}")
+
+    # ---- running a check -------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        verdict = item.stash.get(VERDICT, None)
+        if verdict is None:
+            return (yield)
+        result = None
+        try:
+            result = yield
+        except NotReached:
+            pass
+        except pytest.skip.Exception as skip:
+            for requirement in verdict.declared:
+                if not any(f.requirement == requirement.id for f in verdict.findings):
+                    verdict.skipped.setdefault(requirement.id, skip.msg)
+            raise
+        finally:
+            item.user_properties.append((RECORD, json.dumps(self._record(item, verdict))))
+        self._attach_allure(item, verdict)
+        if verdict.failures:
+            raise ConformanceFailure("\n" + verdict.report(verdict.failures))
+        if verdict.warnings:
+            warnings.warn(ConformanceWarning("\n" + verdict.report(verdict.warnings)), stacklevel=1)
+        return result
+
+    @staticmethod
+    def _record(item: pytest.Item, verdict: Verdict) -> dict:
+        doc = (getattr(item, "obj", None).__doc__ or "").strip().split("\n\n")[0] if hasattr(item, "obj") else ""
+        return {"nodeid": item.nodeid, "check": getattr(item, "originalname", item.name), "idp": _idp_of(item),
+                "doc": " ".join(doc.split()), "requirements": verdict.results(),
+                "exchanges": [e.record() for e in verdict.exchanges]}
+
+    def _attach_allure(self, item: pytest.Item, verdict: Verdict) -> None:
+        if not getattr(item.config.option, "allure_report_dir", None):
+            return
+        import allure
+
+        idp = _idp_of(item)
+        strictest = min(verdict.declared, key=lambda r: r.rank)
+        allure.dynamic.epic(profiles()[idp].name if idp else "RFC 7643/7644")
+        allure.dynamic.feature(strictest.capability)
+        for requirement in verdict.declared:
+            allure.dynamic.story(requirement.id)
+        allure.dynamic.severity({"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}[strictest.level])
+        for exchange in verdict.exchanges:
+            allure.attach(json.dumps(exchange.record(), indent=2, ensure_ascii=False), name=exchange.summary(),
+                          attachment_type=allure.attachment_type.JSON)
+
+    # ---- results (controller side, also under xdist) ---------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """JUnit properties of every check, also of those that end up skipped."""
+        item.user_properties += [("requirements", ",".join(_declared(item))), ("idp", _idp_of(item) or "")]
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Controller side (also under xdist): take the check's record out of the JUnit properties."""
+        if self.run.is_worker:
+            return
+        blobs = [v for k, v in report.user_properties if k == RECORD]
+        report.user_properties[:] = [(k, v) for k, v in report.user_properties if k != RECORD]
+        if blobs and report.when == "call":
+            record = json.loads(blobs[-1])
+            self.run.add_record(record, report.outcome, report.duration)
+            report.user_properties += [(f"requirement {r['requirement']}", f"{r['level']} {r['outcome']}")
+                                       for r in record["requirements"]]
+        elif report.skipped and report.when in ("setup", "call"):
+            properties = dict(report.user_properties)
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            self.run.add_skip(report.nodeid, properties.get("idp") or None,
+                              [i for i in properties.get("requirements", "").split(",") if i], reason)
+
+    def pytest_terminal_summary(self, terminalreporter, config: pytest.Config) -> None:
+        if not self.run.is_worker and not config.option.collectonly:
+            for line in reports.console_summary(self.run):
+                terminalreporter.write_line(line)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.run.is_worker or session.config.option.collectonly:
+            return
+        if not self.run.must_evaluated() and session.exitstatus == 0:
+            session.exitstatus = 1
+            self.run.vacuous = True
+        reports.write_all(self.run, session)

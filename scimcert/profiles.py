@@ -1,0 +1,141 @@
+"""IdP profiles (fixtures/idps/*.json): what each IdP sends, as data. Python only renders it.
+
+A check asks `profile.request("createUser", userName=..., ...)` and sends exactly what comes back.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+from urllib.parse import quote
+
+from .paths import FIXTURES
+from .schemas import describe, errors
+
+PROFILES_DIR = FIXTURES / "idps"
+_WHOLE = re.compile(r"^\{([A-Za-z]+)\}$")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z]+)(\|url)?\}")
+
+
+class ProfileError(ValueError):
+    """A profile violates schemas/idp-profile.schema.json, or a placeholder has no value."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One rendered IdP request: what the client sends, and which answers the IdP accepts."""
+
+    step: str
+    variant: str
+    source: str
+    method: str
+    path: str
+    query: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    accepts: tuple[int, ...] = (200,)
+    inferred: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.step if self.variant == "default" else f"{self.step}[{self.variant}]"
+
+
+def _fill_text(text: str, values: dict[str, Any], where: str) -> str:
+    def substitute(match: re.Match) -> str:
+        name, encode = match.group(1), match.group(2)
+        if name not in values:
+            raise ProfileError(f"{where}: no value for placeholder {{{name}}}")
+        value = str(values[name])
+        return quote(value, safe="") if encode else value
+    return _PLACEHOLDER.sub(substitute, text)
+
+
+def render(template: Any, values: dict[str, Any], where: str = "template") -> Any:
+    """Replace placeholders: a whole-string "{x}" takes x's value as is; "{x}" inside text is substituted."""
+    if isinstance(template, str):
+        whole = _WHOLE.match(template)
+        if whole:
+            if whole.group(1) not in values:
+                raise ProfileError(f"{where}: no value for placeholder {template}")
+            return copy.deepcopy(values[whole.group(1)])
+        return _fill_text(template, values, where)
+    if isinstance(template, list):
+        return [render(item, values, where) for item in template]
+    if isinstance(template, dict):
+        return {key: render(value, values, where) for key, value in template.items()}
+    return template
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: str
+    name: str
+    description: str
+    headers: dict[str, str]
+    body_content_type: str
+    reads: str | None
+    steps: dict[str, dict]
+    unknown_ids: tuple[str, ...] = ()
+
+    def has(self, step: str) -> bool:
+        return step in self.steps
+
+    def variants(self, step: str) -> list[str]:
+        return ["default", *self.steps[step].get("variants", {})]
+
+    def request(self, step: str, variant: str = "default", **values: Any) -> Request:
+        """Render one step (optionally a variant of it) with the check's values."""
+        spec = dict(self.steps[step])
+        overrides = spec.pop("variants", {})
+        if variant != "default":
+            spec.update(overrides[variant])
+        where = f"{self.id}.{step}[{variant}]"
+        values = {**spec.get("defaults", {}), **values}
+        body = render(spec["body"], values, where) if "body" in spec else None
+        headers = dict(self.headers)
+        if body is not None:
+            headers["Content-Type"] = self.body_content_type
+        headers.update(spec.get("headers", {}))
+        return Request(
+            step=step, variant=variant, source=spec["source"], method=spec["method"],
+            path=_fill_text(spec["path"], values, where), query=_fill_text(spec.get("query", ""), values, where),
+            headers=headers, body=body, accepts=tuple(spec["accepts"]), inferred=spec.get("inferred", False),
+        )
+
+
+def load(path) -> Profile:
+    data = json.loads(path.read_text("utf-8"))
+    problems = errors("idp-profile.schema.json", data)
+    if problems:
+        raise ProfileError(f"{path.name}: " + "; ".join(describe(p) for p in problems))
+    return Profile(
+        id=data["id"], name=data["name"], description=data["description"], headers=data["headers"],
+        body_content_type=data["bodyContentType"], reads=data.get("reads"), steps=data["steps"],
+        unknown_ids=tuple(data.get("unknownIds", ())),
+    )
+
+
+@cache
+def profiles() -> dict[str, Profile]:
+    """Every profile under fixtures/idps/, by id."""
+    found = {}
+    for path in sorted(PROFILES_DIR.glob("*.json")):
+        profile = load(path)
+        found[profile.id] = profile
+    return found
+
+
+def select(ids: list[str] | None) -> list[Profile]:
+    """The profiles named (all when None); ProfileError for an unknown one."""
+    known = profiles()
+    if not ids:
+        return list(known.values())
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ProfileError(f"unknown IdP profile(s): {', '.join(unknown)}; available: {', '.join(known)}")
+    return [known[i] for i in ids]

@@ -1,0 +1,1044 @@
+"""Named, realistic deviations of the reference server: each one a bug real vendors ship.
+
+Every fault is a layer around the correct server (`layers.Rewrite`: rewrite the request, answer
+it, or rewrite the answer), or, when a bug lives below HTTP, a swap of one object or method on the
+server state at build time (`adjust`): a policy rule, the store's `query`, or the store itself.
+The correct server's code never mentions them. Apart from the shuffling generator of
+`paging-unstable-order`, no fault keeps state of its own across requests.
+Sources for the bug classes: okta.md §11, onelogin-entra.md §1.9 and §2.10, asana.md §9, peers.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import sys
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+from urllib.parse import unquote
+
+from starlette.datastructures import MutableHeaders
+
+from .app import Layer, ServerState
+from .attributes import CORE_USER, ENTERPRISE_USER, attributes_of
+from .errors import ScimError, not_found
+from .filter import parse_filter, username_equality
+from .http import bearer_token
+from .layers import Answer, Exchange, Rewrite
+from .policy import Policy, email_domain
+from .store import UserStore
+from .tenant import Guest
+
+CAPABILITIES = ("token", "import", "filter", "create", "update", "deactivate", "delete",
+                "domain", "guests", "errors", "discovery")
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    capability: str
+    description: str
+    build: Callable[[], Layer]
+
+
+FAULTS: dict[str, Fault] = {}
+
+
+def fault(name: str, capability: str, description: str):
+    """Register the decorated layer factory as a fault."""
+    assert capability in CAPABILITIES, capability
+    assert name not in FAULTS, name
+
+    def register(build: Callable[[], Layer]) -> Callable[[], Layer]:
+        FAULTS[name] = Fault(name, capability, description, build)
+        return build
+
+    return register
+
+
+def layers_for(names: list[str]) -> list[Layer]:
+    """Fresh layers for the named faults; KeyError naming any unknown one."""
+    unknown = [n for n in names if n not in FAULTS]
+    if unknown:
+        raise KeyError(f"unknown fault(s): {', '.join(unknown)}; see --list-faults")
+    return [FAULTS[n].build() for n in names]
+
+
+# ---- helpers the faults share -------------------------------------------------------------
+
+def users_in(body: object) -> Iterator[dict]:
+    """The user resources of a response body: a single resource or a ListResponse's Resources."""
+    if isinstance(body, dict):
+        if isinstance(body.get("Resources"), list):
+            yield from (r for r in body["Resources"] if isinstance(r, dict))
+        elif "userName" in body:
+            yield body
+
+
+def edit_users(edit: Callable[[dict], None]) -> Callable[[Exchange, Answer], None]:
+    """An on_response that applies `edit` to every user in a JSON response."""
+    def on_response(exchange: Exchange, answer: Answer) -> None:
+        body = answer.body
+        users = list(users_in(body))
+        for user in users:
+            edit(user)
+        if users:
+            answer.body = body
+    return on_response
+
+
+def edit_list(edit: Callable[[Exchange, dict], None]) -> Callable[[Exchange, Answer], None]:
+    """An on_response that applies `edit` to the ListResponse of a successful GET /Users."""
+    def on_response(exchange: Exchange, answer: Answer) -> None:
+        body = answer.body
+        if exchange.is_list and answer.status == 200 and isinstance(body, dict):
+            edit(exchange, body)
+            answer.body = body
+    return on_response
+
+
+def edit_error(edit: Callable[[Answer, dict], None]) -> Callable[[Exchange, Answer], None]:
+    """An on_response that applies `edit(answer, body)` to every SCIM Error answer."""
+    def on_response(exchange: Exchange, answer: Answer) -> None:
+        body = answer.body
+        if answer.status >= 400 and isinstance(body, dict) and "status" in body:
+            edit(answer, body)
+    return on_response
+
+
+def error(status: int, detail: str, scim_type: str | None = None) -> Answer:
+    return Answer.json(status, ScimError(status, detail, scim_type).body())
+
+
+def html(status: int, text: str) -> Answer:
+    page = f"<html><body><h1>{status}</h1><p>{text}</p></body></html>".encode()
+    return Answer(status, MutableHeaders({"content-type": "text/html; charset=utf-8"}), page)
+
+
+def is_user_write(exchange: Exchange) -> bool:
+    """POST /Users, or PUT/PATCH /Users/{id}."""
+    if exchange.method == "POST":
+        return exchange.path.rstrip("/") == "/Users"
+    return exchange.method in ("PUT", "PATCH") and exchange.user_id is not None
+
+
+def patch_ops(exchange: Exchange) -> list[dict]:
+    body = exchange.body
+    ops = body.get("Operations") if isinstance(body, dict) else None
+    return [op for op in ops if isinstance(op, dict)] if isinstance(ops, list) else []
+
+
+def _attribute_key(name: str) -> str:
+    """A body key or PATCH path, lower-cased and without the core User URN."""
+    name = name.strip().lower()
+    prefix = CORE_USER.lower() + ":"
+    return name[len(prefix):] if name.startswith(prefix) else name
+
+
+DROP = object()  # returned by a `rewrite_attribute` function: take the assignment out of the write
+
+
+def rewrite_attribute(ex: Exchange, matches: Callable[[str], bool], rewrite: Callable[[Any], Any]) -> bool:
+    """Apply `rewrite(value)` to each value a user write assigns to a matching attribute: a key of a
+    POST/PUT body, the `path` of a PATCH operation, or a key of a path-less operation's value.
+    `matches` gets the key or path via `_attribute_key`. `rewrite` returns the new value or DROP;
+    an operation left without anything to do is removed. True when any value matched."""
+    body = ex.body
+    if not is_user_write(ex) or not isinstance(body, dict):
+        return False
+    found = False
+
+    def rewrite_keys(container: dict) -> dict:
+        nonlocal found
+        out = {}
+        for key, value in container.items():
+            if isinstance(key, str) and matches(_attribute_key(key)):
+                found = True
+                value = rewrite(value)
+                if value is DROP:
+                    continue
+            out[key] = value
+        return out
+
+    if ex.method in ("POST", "PUT"):
+        body = rewrite_keys(body)
+    elif isinstance(body.get("Operations"), list):
+        ops = []
+        for op in body["Operations"]:
+            if isinstance(op, dict) and isinstance(op.get("path"), str) and "value" in op:
+                if matches(_attribute_key(op["path"])):
+                    found = True
+                    value = rewrite(op["value"])
+                    if value is DROP:
+                        continue
+                    op = {**op, "value": value}
+            elif isinstance(op, dict) and op.get("path") is None and isinstance(op.get("value"), dict) and op["value"]:
+                value = rewrite_keys(op["value"])
+                if not value:
+                    continue
+                op = {**op, "value": value}
+            ops.append(op)
+        body["Operations"] = ops
+    if found:
+        ex.body = body
+    return found
+
+
+def attribute_values(ex: Exchange, name: str) -> list[Any]:
+    """The values this user write assigns to the core attribute `name`."""
+    values: list[Any] = []
+    rewrite_attribute(ex, lambda key: key == name.lower(), lambda v: values.append(v) or v)
+    return values
+
+
+def as_bool(value: Any) -> bool | None:
+    """The boolean the server reads: a JSON boolean or the strings "true"/"false" in any case."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def sets_active(ex: Exchange, value: bool) -> bool:
+    """Whether this write sets `active` to `value` (PUT body, PATCH with or without path)."""
+    return any(as_bool(v) is value for v in attribute_values(ex, "active"))
+
+
+def nothing_left_to_patch(ex: Exchange) -> None:
+    """A PATCH whose operations were all taken out becomes a read of the user (answers 200)."""
+    if ex.method == "PATCH" and not patch_ops(ex):
+        ex.method, ex.raw_body = "GET", b""
+
+
+def with_methods(policy: Policy, **methods: Callable) -> Policy:
+    """A copy of `policy` whose named methods are replaced."""
+    faulty = type(f"Faulty{type(policy).__name__}", (type(policy),), methods)
+    return faulty(**{f.name: getattr(policy, f.name) for f in dataclasses.fields(policy)})
+
+
+def policy_override(**methods: Callable) -> Rewrite:
+    """A fault that swaps the tenant policy for one with the given methods replaced."""
+    def adjust(state: ServerState) -> None:
+        state.policy = with_methods(state.policy, **methods)
+    return Rewrite(adjust=adjust)
+
+
+def query_override(query: Callable[[Callable, Any, int, int], tuple[int, list[dict]]]) -> Rewrite:
+    """A fault that swaps the store's `query(filter, startIndex, count)` for
+    `query(original_query, filter, startIndex, count)`."""
+    def adjust(state: ServerState) -> None:
+        original = state.store.query
+        state.store.query = lambda flt, start, count: query(original, flt, start, count)
+    return Rewrite(adjust=adjust)
+
+
+def all_users(store: UserStore) -> list[dict]:
+    return store.query(None, 1, sys.maxsize)[1]
+
+
+# ---- token ---------------------------------------------------------------------------------
+
+def _authorize_as_active(exchange: Exchange) -> None:
+    exchange.headers["authorization"] = f"Bearer {exchange.state.tenant.token}"
+
+
+@fault("auth-any-bearer-accepted", "token", "Any bearer token is accepted: the token is never checked.")
+def _any_bearer():
+    def on_request(ex: Exchange) -> None:
+        if bearer_token(ex.headers.get("authorization")) is not None:
+            _authorize_as_active(ex)
+    return Rewrite(on_request)
+
+
+@fault("auth-revoked-token-accepted", "token", "A revoked service-account token still authenticates.")
+def _revoked_accepted():
+    def on_request(ex: Exchange) -> None:
+        if bearer_token(ex.headers.get("authorization")) in ex.state.tenant.revoked_tokens:
+            _authorize_as_active(ex)
+    return Rewrite(on_request)
+
+
+@fault("auth-anonymous-allowed", "token", "Requests without an Authorization header are served.")
+def _anonymous():
+    def on_request(ex: Exchange) -> None:
+        if "authorization" not in ex.headers:
+            _authorize_as_active(ex)
+    return Rewrite(on_request)
+
+
+@fault("auth-basic-accepted", "token", "The Basic scheme is accepted whatever its credentials.")
+def _basic():
+    def on_request(ex: Exchange) -> None:
+        if ex.headers.get("authorization", "").strip().lower().partition(" ")[0] == "basic":
+            _authorize_as_active(ex)
+    return Rewrite(on_request)
+
+
+@fault("auth-no-www-authenticate", "token", "401 answers lack the WWW-Authenticate challenge (RFC 7644 §2).")
+def _no_challenge():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if answer.status == 401 and "www-authenticate" in answer.headers:
+            del answer.headers["www-authenticate"]
+    return Rewrite(on_response=on_response)
+
+
+@fault("auth-403-for-bad-token", "token", "An invalid or missing token answers 403 instead of 401.")
+def _forbidden():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if answer.status == 401:
+            answer.status = 403
+            body = answer.body
+            if isinstance(body, dict):
+                answer.body = {**body, "status": "403"}
+    return Rewrite(on_response=on_response)
+
+
+@fault("auth-401-html", "token", "401 answers are an HTML page, not a SCIM Error.")
+def _html_401():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if answer.status == 401:
+            challenge = answer.headers.get("www-authenticate")
+            answer.replace(html(401, "Unauthorized"))
+            if challenge:
+                answer.headers["www-authenticate"] = challenge
+    return Rewrite(on_response=on_response)
+
+
+# ---- import / paging -----------------------------------------------------------------------
+
+def _page_window(ex: Exchange) -> tuple[int, int] | None:
+    """(startIndex, count) of GET /Users as the server reads them; None when it refuses them."""
+    options = ex.state.tenant.options
+    try:
+        start = int(ex.param("startIndex") or 1)
+        count = int(ex.param("count") or options.defaultPageSize)
+    except ValueError:
+        return None
+    return max(1, start), min(max(0, count), options.maxPageSize)
+
+
+@fault("paging-numbers-as-strings", "import", "totalResults, startIndex and itemsPerPage are JSON strings (\"1\").")
+def _strings():
+    def edit(ex: Exchange, body: dict) -> None:
+        for key in ("totalResults", "startIndex", "itemsPerPage"):
+            if key in body:
+                body[key] = str(body[key])
+    return Rewrite(on_response=edit_list(edit))
+
+
+@fault("paging-items-per-page-is-count", "import", "itemsPerPage echoes the requested count, not the number returned.")
+def _items_per_page():
+    def edit(ex: Exchange, body: dict) -> None:
+        window = _page_window(ex)
+        if window:
+            body["itemsPerPage"] = window[1]
+    return Rewrite(on_response=edit_list(edit))
+
+
+@fault("paging-zero-based", "import", "startIndex is treated as 0-based: startIndex=1 skips the first user.")
+def _zero_based():
+    return query_override(lambda query, flt, start, count: query(flt, start + 1, count))
+
+
+@fault("paging-count-ignored", "import", "count and startIndex are ignored: every page holds every user.")
+def _count_ignored():
+    return query_override(lambda query, flt, start, count: query(flt, 1, sys.maxsize))
+
+
+@fault("paging-empty-as-bare-array", "import", "An empty result is the bare JSON array [] instead of a ListResponse.")
+def _bare_array():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        body = answer.body
+        if ex.is_list and answer.status == 200 and isinstance(body, dict) and body.get("Resources") == []:
+            answer.body = []
+    return Rewrite(on_response=on_response)
+
+
+@fault("paging-total-is-page-size", "import", "totalResults is the size of the page, not of the result set.")
+def _total_page():
+    def edit(ex: Exchange, body: dict) -> None:
+        body["totalResults"] = len(body.get("Resources", []))
+    return Rewrite(on_response=edit_list(edit))
+
+
+@fault("paging-unstable-order", "import",
+       "The order of users changes between requests, so a paged walk misses and repeats users.")
+def _unstable():
+    rng = random.Random(7644)  # shared on purpose: each request draws the next order
+
+    def shuffled(query, flt, start, count):
+        total, everyone = query(flt, 1, sys.maxsize)
+        rng.shuffle(everyone)
+        return total, everyone[start - 1 : start - 1 + count]
+    return query_override(shuffled)
+
+
+# ---- filter ---------------------------------------------------------------------------------
+
+@fault("filter-ignored", "filter",
+       "The filter parameter is ignored: every user is returned (Okta: 'Multiple users found').")
+def _filter_ignored():
+    def on_request(ex: Exchange) -> None:
+        if ex.is_list:
+            ex.set_param("filter", None)
+    return Rewrite(on_request)
+
+
+@fault("filter-no-match-404", "filter", "A filter that matches nobody answers 404 instead of an empty ListResponse.")
+def _no_match_404():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        body = answer.body
+        if (ex.is_list and answer.status == 200 and ex.param("filter") is not None
+                and isinstance(body, dict) and body.get("totalResults") == 0):
+            answer.replace(error(404, "User not found"))
+    return Rewrite(on_response=on_response)
+
+
+@fault("filter-username-case-sensitive", "filter",
+       "userName is indexed and matched case-sensitively (RFC 7643: caseExact false).")
+def _case_sensitive():
+    def adjust(state: ServerState) -> None:
+        store = UserStore(state.tenant.guests)
+        store.key = str  # the userName index key: exact case for lookups and uniqueness
+        for user in all_users(state.store):
+            store.create(user)
+        state.store = store
+    return Rewrite(adjust=adjust)
+
+
+@fault("filter-plus-not-decoded", "filter",
+       "'+' in the query string is not decoded as a space (OneLogin sends userName+eq+%22...%22).")
+def _plus():
+    def on_request(ex: Exchange) -> None:
+        if not ex.is_list or "+" not in ex.raw_query:
+            return
+        for part in ex.raw_query.split("&"):
+            name, _, value = part.partition("=")
+            if unquote(name) == "filter":
+                ex.set_param("filter", unquote(value))  # unquote, unlike unquote_plus, keeps '+'
+                return
+    return Rewrite(on_request)
+
+
+@fault("filter-invalid-500", "filter", "An invalid filter crashes the server: 500 instead of 400 invalidFilter.")
+def _invalid_500():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        body = answer.body
+        if answer.status == 400 and isinstance(body, dict) and body.get("scimType") == "invalidFilter":
+            answer.replace(error(500, "Internal Server Error"))
+    return Rewrite(on_response=on_response)
+
+
+# ---- create ---------------------------------------------------------------------------------
+
+def _is_create(ex: Exchange) -> bool:
+    return ex.method == "POST" and ex.path.rstrip("/") == "/Users"
+
+
+@fault("create-200-not-201", "create", "POST /Users answers 200 instead of 201 Created.")
+def _create_200():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if _is_create(ex) and answer.status == 201:
+            answer.status = 200
+    return Rewrite(on_response=on_response)
+
+
+@fault("create-no-location", "create", "POST /Users answers without a Location header.")
+def _no_location():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if _is_create(ex) and "location" in answer.headers:
+            del answer.headers["location"]
+    return Rewrite(on_response=on_response)
+
+
+@fault("create-lowercases-username", "create",
+       "userName is stored lower-cased, so what the IdP sent is not what it reads back.")
+def _lowercase():
+    def on_request(ex: Exchange) -> None:
+        rewrite_attribute(ex, lambda key: key == "username", lambda v: v.lower() if isinstance(v, str) else v)
+    return Rewrite(on_request)
+
+
+class _Shards:
+    """Correct stores side by side: a create whose userName every shard has taken goes to a new
+    shard. Duplicates exist while each shard stays consistent; only the stores' public API is used."""
+
+    def __init__(self, first: UserStore, guests: tuple[Guest, ...]):
+        self._shards = [first]
+        self._guests = guests
+        self._lock = threading.Lock()
+        self.guests = first.guests
+
+    def _all(self) -> list[UserStore]:
+        with self._lock:
+            return list(self._shards)
+
+    def __len__(self) -> int:
+        return sum(len(shard) for shard in self._all())
+
+    def _holder(self, user_id: str) -> UserStore:
+        for shard in self._all():
+            try:
+                shard.get(user_id)
+                return shard
+            except ScimError:
+                continue
+        raise not_found(user_id)
+
+    def create(self, user: dict) -> dict:
+        for shard in self._all():
+            try:
+                return shard.create(user)
+            except ScimError as taken:
+                if taken.status != 409:
+                    raise
+        shard = UserStore(self._guests)
+        with self._lock:
+            self._shards.append(shard)
+        return shard.create(user)
+
+    def get(self, user_id: str) -> dict:
+        return self._holder(user_id).get(user_id)
+
+    def update(self, user_id: str, change, if_match: str | None = None) -> dict:
+        return self._holder(user_id).update(user_id, change, if_match)
+
+    def delete(self, user_id: str, if_match: str | None = None) -> None:
+        self._holder(user_id).delete(user_id, if_match)
+
+    def query(self, flt, start_index: int, count: int) -> tuple[int, list[dict]]:
+        total, page, skip = 0, [], start_index - 1
+        for shard in self._all():
+            matched, found = shard.query(flt, 1 + skip, max(0, count - len(page)))
+            total += matched
+            page += found
+            skip = max(0, skip - matched)
+        return total, page
+
+
+@fault("create-duplicate-allowed", "create",
+       "A duplicate userName is created again instead of answering 409 uniqueness.")
+def _duplicates():
+    def adjust(state: ServerState) -> None:
+        state.store = _Shards(state.store, state.tenant.guests)
+    return Rewrite(adjust=adjust)
+
+
+@fault("create-duplicate-400", "create", "A duplicate userName answers 400 without scimType instead of 409 uniqueness.")
+def _duplicate_400():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        body = answer.body
+        if answer.status == 409 and isinstance(body, dict):
+            answer.status = 400
+            answer.body = {k: v for k, v in body.items() if k != "scimType"} | {"status": "400"}
+    return Rewrite(on_response=on_response)
+
+
+_SCHEMA_KEYS = {"schemas", "id", "externalid", "meta"}
+
+
+@fault("create-rejects-unknown-attributes", "create",
+       "A POST/PUT body with password, groups or an attribute outside the User schema (Okta sends them) answers 400.")
+def _strict_attributes():
+    known = set(attributes_of(CORE_USER)) - {"password", "groups"}
+
+    def acceptable(key: object) -> bool:
+        return isinstance(key, str) and (key.lower() in known | _SCHEMA_KEYS or key.lower().startswith("urn:"))
+
+    def on_request(ex: Exchange) -> Answer | None:
+        body = ex.body
+        if ex.method in ("POST", "PUT") and is_user_write(ex) and isinstance(body, dict):
+            strange = sorted(str(k) for k in body if not acceptable(k))
+            if strange:
+                return error(400, f"Unknown attribute(s): {', '.join(strange)}", "invalidSyntax")
+        return None
+    return Rewrite(on_request)
+
+
+@fault("create-returns-password", "create", "The password is returned in responses (RFC 7643: returned never).")
+def _password_echo():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        def edit(user: dict) -> None:
+            try:
+                stored = ex.state.store.get(str(user.get("id")))
+            except ScimError:
+                return
+            if "password" in stored:
+                user["password"] = stored["password"]
+        edit_users(edit)(ex, answer)
+    return Rewrite(on_response=on_response)
+
+
+@fault("create-integer-id", "create",
+       "The id is a JSON number, not a string (RFC 7643 §3.1); /Users/{number} is served.")
+def _integer_id():
+    def on_request(ex: Exchange) -> None:
+        if ex.user_id and ex.user_id.isdigit() and int(ex.user_id) < 2 ** 128:
+            ex.path = f"/Users/{uuid.UUID(int=int(ex.user_id))}"
+
+    def edit(user: dict) -> None:
+        try:
+            user["id"] = uuid.UUID(str(user.get("id"))).int
+        except ValueError:
+            pass
+    return Rewrite(on_request, edit_users(edit))
+
+
+@fault("create-rejects-scim-json", "create",
+       "Bodies sent as application/scim+json are refused with 415 (framework only parses application/json).")
+def _media_type():
+    def on_request(ex: Exchange) -> Answer | None:
+        if ex.raw_body and "scim+json" in ex.headers.get("content-type", ""):
+            return error(415, "Unsupported Media Type")
+        return None
+    return Rewrite(on_request)
+
+
+_EXTENSION_URNS = (ENTERPRISE_USER.lower(), "urn:scim:schemas:extension:enterprise:")
+
+
+@fault("create-drops-enterprise-extension", "create", "Enterprise extension attributes are silently dropped.")
+def _drop_extension():
+    def on_request(ex: Exchange) -> None:
+        if rewrite_attribute(ex, lambda key: key.startswith(_EXTENSION_URNS), lambda v: DROP):
+            nothing_left_to_patch(ex)
+    return Rewrite(on_request)
+
+
+# ---- update ---------------------------------------------------------------------------------
+
+@fault("put-rejects-read-only", "update", "PUT with id and meta in the body (Okta's read-modify-write) answers 400.")
+def _put_read_only():
+    def on_request(ex: Exchange) -> Answer | None:
+        body = ex.body
+        if ex.method == "PUT" and ex.user_id and isinstance(body, dict) and ("meta" in body or "id" in body):
+            return error(400, "id and meta are read-only", "mutability")
+        return None
+    return Rewrite(on_request)
+
+
+@fault("put-keeps-omitted", "update", "PUT merges instead of replacing: attributes left out of the body are kept.")
+def _put_merges():
+    def on_request(ex: Exchange) -> None:
+        body = ex.body
+        if ex.method == "PUT" and ex.user_id and isinstance(body, dict):
+            try:
+                current = ex.state.store.get(ex.user_id)
+            except ScimError:
+                return
+            given = {str(k).lower() for k in body}
+            kept = {k: v for k, v in current.items() if k.lower() not in given | {"id", "meta", "password"}}
+            ex.body = {**kept, **body}
+    return Rewrite(on_request)
+
+
+@fault("patch-pathless-rejected", "update",
+       "A PATCH operation without a path (Okta, Entra aadOptscim062020) answers 400.")
+def _pathless():
+    def on_request(ex: Exchange) -> Answer | None:
+        if ex.method == "PATCH" and ex.user_id and any("path" not in op for op in patch_ops(ex)):
+            return error(400, "path is required", "noTarget")
+        return None
+    return Rewrite(on_request)
+
+
+@fault("patch-op-case-sensitive", "update", "Capitalised op names (Entra's Replace/Add/Remove) are rejected with 400.")
+def _op_case():
+    def on_request(ex: Exchange) -> Answer | None:
+        if ex.method == "PATCH" and ex.user_id and any(op.get("op") not in ("add", "replace", "remove")
+                                                        for op in patch_ops(ex)):
+            return error(400, "Unsupported op", "invalidSyntax")
+        return None
+    return Rewrite(on_request)
+
+
+@fault("patch-ignored", "update", "PATCH answers 200 with the user but applies nothing.")
+def _patch_ignored():
+    def on_request(ex: Exchange) -> None:
+        if ex.method == "PATCH" and ex.user_id:
+            ex.method, ex.raw_body = "GET", b""
+    return Rewrite(on_request)
+
+
+@fault("patch-value-path-unsupported", "update",
+       "Value-filter paths such as emails[type eq \"work\"].value answer 400 invalidPath.")
+def _value_path():
+    def on_request(ex: Exchange) -> Answer | None:
+        if ex.method == "PATCH" and ex.user_id and any("[" in str(op.get("path", "")) for op in patch_ops(ex)):
+            return error(400, "Filtered paths are not supported", "invalidPath")
+        return None
+    return Rewrite(on_request)
+
+
+def _tags(header: str | None) -> set[str]:
+    return {tag.strip() for tag in (header or "").split(",") if tag.strip()}
+
+
+@fault("update-version-unchanged", "update",
+       "meta.version and the ETag stay W/\"1\" whatever the writes; If-Match W/\"1\" always passes.")
+def _version():
+    frozen = 'W/"1"'
+
+    def on_request(ex: Exchange) -> None:
+        if ex.user_id is None:
+            return
+        if frozen in _tags(ex.headers.get("if-match")):
+            ex.headers["if-match"] = "*"
+        if ex.method == "GET" and frozen in _tags(ex.headers.get("if-none-match")):
+            ex.notes["not-modified"] = True
+            del ex.headers["if-none-match"]
+
+    def edit(user: dict) -> None:
+        if isinstance(user.get("meta"), dict):
+            user["meta"]["version"] = frozen
+
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if ex.notes.get("not-modified") and answer.status == 200:
+            answer.replace(Answer(304, MutableHeaders({"etag": frozen})))
+            return
+        edit_users(edit)(ex, answer)
+        if "etag" in answer.headers:
+            answer.headers["etag"] = frozen
+    return Rewrite(on_request, on_response)
+
+
+# ---- deactivate -----------------------------------------------------------------------------
+
+def _ignore_active_change(ex: Exchange, to: bool) -> None:
+    """Take `active: to` out of a write to a user whose `active` is not `to`: PUT keeps the
+    current value, PATCH loses the operation (and a PATCH left empty just reads the user)."""
+    if not ex.user_id or not sets_active(ex, to):
+        return
+    try:
+        current = ex.state.store.get(ex.user_id).get("active", True)
+    except ScimError:
+        return
+    if current is to:
+        return
+    keep = current if ex.method == "PUT" else DROP
+    rewrite_attribute(ex, lambda key: key == "active", lambda v: keep if as_bool(v) is to else v)
+    nothing_left_to_patch(ex)
+
+
+@fault("deactivate-ignored", "deactivate", "active=false answers 200 but the user stays active.")
+def _deactivate_ignored():
+    return Rewrite(lambda ex: _ignore_active_change(ex, False))
+
+
+@fault("deactivate-deletes", "deactivate",
+       "active=false hard-deletes the user (Okta then re-creates it under a new id).")
+def _deactivate_deletes():
+    def on_request(ex: Exchange) -> None:
+        if ex.user_id and sets_active(ex, False):
+            ex.method, ex.raw_body = "DELETE", b""
+    return Rewrite(on_request)
+
+
+@fault("deactivate-hidden", "deactivate",
+       "Deactivated users disappear from lists and filters (Okta's import and Entra expect them).")
+def _deactivate_hidden():
+    def on_request(ex: Exchange) -> None:
+        if ex.is_list:
+            given = ex.param("filter")
+            visible = "not (active eq false)"
+            ex.set_param("filter", visible if given is None else f"({given}) and {visible}")
+    return Rewrite(on_request)
+
+
+@fault("active-string-rejected", "deactivate",
+       "active given as the string \"False\"/\"True\" (Entra, OneLogin) answers 400.")
+def _active_string():
+    def on_request(ex: Exchange) -> Answer | None:
+        if any(isinstance(v, str) for v in attribute_values(ex, "active")):
+            return error(400, "active must be a boolean", "invalidValue")
+        return None
+    return Rewrite(on_request)
+
+
+@fault("active-as-string", "deactivate", "active is returned as the string \"true\"/\"false\" instead of a boolean.")
+def _active_out_string():
+    def edit(user: dict) -> None:
+        if isinstance(user.get("active"), bool):
+            user["active"] = str(user["active"]).lower()
+    return Rewrite(on_response=edit_users(edit))
+
+
+@fault("active-omitted-when-false", "deactivate", "A deactivated user is returned without the active attribute.")
+def _active_omitted():
+    def edit(user: dict) -> None:
+        if user.get("active") is False:
+            del user["active"]
+    return Rewrite(on_response=edit_users(edit))
+
+
+@fault("reactivate-ignored", "deactivate", "active=true on a deactivated user answers 200 but the user stays inactive.")
+def _reactivate_ignored():
+    return Rewrite(lambda ex: _ignore_active_change(ex, True))
+
+
+# ---- delete ---------------------------------------------------------------------------------
+
+@fault("delete-soft", "delete", "DELETE answers 204 but the user stays readable and listed.")
+def _soft_delete():
+    def on_request(ex: Exchange) -> None:
+        if ex.method == "DELETE" and ex.user_id:
+            ex.method = "GET"
+            ex.notes["deleted"] = True
+
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if ex.notes.get("deleted") and answer.status == 200:
+            answer.replace(Answer(204, MutableHeaders({"content-type": "application/scim+json"})))
+    return Rewrite(on_request, on_response)
+
+
+@fault("delete-twice-204", "delete", "DELETE of an unknown or already deleted id answers 204 instead of 404.")
+def _delete_twice():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if ex.method == "DELETE" and ex.user_id and answer.status == 404:
+            answer.replace(Answer(204, MutableHeaders({"content-type": "application/scim+json"})))
+    return Rewrite(on_response=on_response)
+
+
+@fault("delete-200-with-body", "delete", "DELETE answers 200 with a body instead of 204 No Content.")
+def _delete_200():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if ex.method == "DELETE" and answer.status == 204:
+            answer.status = 200
+            answer.body = {"deleted": True}
+    return Rewrite(on_response=on_response)
+
+
+# ---- email-domain rule ---------------------------------------------------------------------
+
+def _domain_test(test: Callable[[str, str], bool]) -> Rewrite:
+    """A fault that swaps the exact domain comparison for `test(domain, org_domain)`."""
+    return policy_override(domain_allowed=lambda self, domain: any(test(domain.lower(), org) for org in self.domains))
+
+
+@fault("domain-subdomains-accepted", "domain", "Subdomains of an organization domain (sub.example.com) are accepted.")
+def _subdomains():
+    return _domain_test(lambda dom, org: dom == org or dom.endswith("." + org))
+
+
+@fault("domain-suffix-match", "domain",
+       "The domain is compared with endswith: evil-example.com passes for example.com.")
+def _suffix():
+    return _domain_test(lambda dom, org: dom.endswith(org))
+
+
+@fault("domain-substring-match", "domain",
+       "The domain is compared with 'in': example.com.evil.io passes for example.com.")
+def _substring():
+    return _domain_test(lambda dom, org: org in dom)
+
+
+@fault("domain-case-sensitive", "domain", "The domain comparison is case-sensitive: Jane@EXAMPLE.COM is refused.")
+def _domain_case():
+    return policy_override(domain_allowed=lambda self, domain: domain in self.domains)
+
+
+def _shape_only(policy: Policy) -> Policy:
+    """The policy without the domain rule: userName and emails must still be email addresses."""
+    return with_methods(policy, domain_allowed=lambda self, domain: True)
+
+
+@fault("domain-unchecked-on-update", "domain",
+       "The domain rule is enforced on POST only; PUT and PATCH move users to any domain.")
+def _unchecked_update():
+    def adjust(state: ServerState) -> None:
+        shape_only = _shape_only(state.policy)
+
+        def admit_change(self: Policy, before: dict, after: dict) -> None:
+            shape_only.check_user(after)
+            self.check_transition(before, after)
+        state.policy = with_methods(state.policy, admit_change=admit_change)
+    return Rewrite(adjust=adjust)
+
+
+@fault("domain-primary-email-unchecked", "domain",
+       "Only userName is checked; a primary email on a foreign domain is accepted.")
+def _primary_unchecked():
+    def adjust(state: ServerState) -> None:
+        shape_only = _shape_only(state.policy)
+
+        def check_user(self: Policy, user: dict) -> None:
+            shape_only.check_user(user)  # userName present, userName and primary email are addresses
+            self.check_address("userName", user["userName"])
+        state.policy = with_methods(state.policy, check_user=check_user)
+    return Rewrite(adjust=adjust)
+
+
+@fault("domain-wrong-error", "domain", "A foreign domain answers 403 without scimType instead of 400 invalidValue.")
+def _domain_403():
+    def check_address(self: Policy, label: str, address: object) -> None:
+        domain = email_domain(address)
+        if domain is not None and not self.domain_allowed(domain):
+            raise ScimError(403, f"Email domain '{domain}' is not allowed")
+        Policy.check_address(self, label, address)
+    return policy_override(check_address=check_address)
+
+
+# ---- guests ---------------------------------------------------------------------------------
+
+def _guest_user(guest: Guest) -> dict:
+    return {"schemas": [CORE_USER], "id": guest.id, "userName": guest.userName,
+            "displayName": guest.displayName, "active": True,
+            "emails": [{"value": guest.userName, "type": "work", "primary": True}],
+            "meta": {"resourceType": "User"}}
+
+
+@fault("guests-listed", "guests", "Guests appear in GET /Users pages (first) and are counted in totalResults.")
+def _guests_listed():
+    def on_request(ex: Exchange) -> None:
+        window = _page_window(ex) if ex.is_list and ex.param("filter") is None else None
+        if window is None:
+            return
+        start, count = window
+        guests = ex.state.tenant.guests
+        shown = guests[start - 1 : start - 1 + count]
+        ex.set_param("startIndex", str(max(1, start - len(guests))))
+        ex.set_param("count", str(count - len(shown)))
+        ex.notes["guests"] = (start, [_guest_user(g) for g in shown], len(guests))
+
+    def edit(ex: Exchange, body: dict) -> None:
+        if "guests" in ex.notes:
+            start, shown, every = ex.notes["guests"]
+            body["Resources"] = shown + body["Resources"]
+            body["totalResults"] += every
+            body["startIndex"] = start
+            body["itemsPerPage"] = len(body["Resources"])
+    return Rewrite(on_request, edit_list(edit))
+
+
+def _filtered_user_name(ex: Exchange) -> str | None:
+    try:
+        return username_equality(parse_filter(ex.param("filter") or ""))
+    except ScimError:
+        return None
+
+
+@fault("guests-found-by-filter", "guests", "filter=userName eq \"<guest>\" finds the guest.")
+def _guests_filter():
+    def edit(ex: Exchange, body: dict) -> None:
+        wanted = _filtered_user_name(ex)
+        found = [_guest_user(g) for g in ex.state.tenant.guests
+                 if wanted is not None and g.userName.casefold() == wanted.casefold()]
+        if found:
+            body["Resources"] += found
+            body["totalResults"] += len(found)
+            body["itemsPerPage"] = len(body["Resources"])
+    return Rewrite(on_response=edit_list(edit))
+
+
+def _guest(ex: Exchange) -> Guest | None:
+    return next((g for g in ex.state.tenant.guests if g.id == ex.user_id), None)
+
+
+@fault("guests-readable-by-id", "guests", "GET /Users/{guestId} returns the guest instead of 404.")
+def _guest_by_id():
+    def on_request(ex: Exchange) -> Answer | None:
+        guest = _guest(ex)
+        return Answer.json(200, _guest_user(guest)) if ex.method == "GET" and guest else None
+    return Rewrite(on_request)
+
+
+@fault("guests-writable-by-id", "guests", "PUT, PATCH and DELETE on a guest id succeed instead of answering 404.")
+def _guest_writable():
+    def on_request(ex: Exchange) -> Answer | None:
+        guest = _guest(ex)
+        if guest is None or ex.method not in ("PUT", "PATCH", "DELETE"):
+            return None
+        return Answer.json(204, None) if ex.method == "DELETE" else Answer.json(200, _guest_user(guest))
+    return Rewrite(on_request)
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+@fault("errors-status-integer", "errors",
+       "Error bodies carry status as a JSON number (Slack, Zoom) instead of a string.")
+def _status_int():
+    def edit(answer: Answer, body: dict) -> None:
+        answer.body = {**body, "status": answer.status}
+    return Rewrite(on_response=edit_error(edit))
+
+
+@fault("errors-not-scim", "errors",
+       "Error bodies use a vendor envelope {\"errors\":[{\"message\":...}]} (Asana REST) without the Error URN.")
+def _vendor_errors():
+    def edit(answer: Answer, body: dict) -> None:
+        answer.body = {"errors": [{"message": body.get("detail", "")}]}
+        answer.headers["content-type"] = "application/json"
+    return Rewrite(on_response=edit_error(edit))
+
+
+@fault("errors-html-404", "errors", "404 answers (unknown ids) are an HTML page.")
+def _html_404():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if answer.status == 404:
+            answer.replace(html(404, "Not Found"))
+    return Rewrite(on_response=on_response)
+
+
+@fault("errors-malformed-json-500", "errors",
+       "A malformed JSON body crashes the server: an HTML 500 instead of 400 invalidSyntax.")
+def _malformed_500():
+    def on_request(ex: Exchange) -> Answer | None:
+        if is_user_write(ex) and ex.raw_body.strip() and ex.body is None and ex.raw_body.strip() != b"null":
+            return html(500, "Internal Server Error")
+        return None
+    return Rewrite(on_request)
+
+
+@fault("responses-application-json", "errors",
+       "Every response is labelled application/json instead of application/scim+json.")
+def _json_type():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if answer.headers.get("content-type", "").startswith("application/scim+json"):
+            answer.headers["content-type"] = "application/json"
+    return Rewrite(on_response=on_response)
+
+
+# ---- discovery ------------------------------------------------------------------------------
+
+@fault("discovery-spc-missing", "discovery", "/ServiceProviderConfig answers 404.")
+def _spc_missing():
+    def on_request(ex: Exchange) -> Answer | None:
+        return error(404, "Not Found") if ex.path.rstrip("/") == "/ServiceProviderConfig" else None
+    return Rewrite(on_request)
+
+
+def _edit_spc(edit: Callable[[dict], None]) -> Rewrite:
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        body = answer.body
+        if ex.path.rstrip("/") == "/ServiceProviderConfig" and answer.status == 200 and isinstance(body, dict):
+            edit(body)
+            answer.body = body
+    return Rewrite(on_response=on_response)
+
+
+@fault("discovery-spc-wrong-schema", "discovery",
+       "/ServiceProviderConfig lacks its schema URN and the required bulk block.")
+def _spc_schema():
+    def edit(body: dict) -> None:
+        body["schemas"] = ["urn:scim:schemas:core:1.0"]
+        body.pop("bulk", None)
+    return _edit_spc(edit)
+
+
+@fault("discovery-patch-unadvertised", "discovery",
+       "/ServiceProviderConfig says patch is unsupported while PATCH works.")
+def _spc_patch():
+    return _edit_spc(lambda body: body.update(patch={"supported": False}))
+
+
+@fault("discovery-schemas-bare-array", "discovery",
+       "/Schemas and /ResourceTypes answer a bare JSON array instead of a ListResponse.")
+def _schemas_array():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        body = answer.body
+        if ex.path.rstrip("/") in ("/Schemas", "/ResourceTypes") and isinstance(body, dict) and "Resources" in body:
+            answer.body = body["Resources"]
+    return Rewrite(on_response=on_response)

@@ -1,0 +1,72 @@
+"""Tenant policy: the email-domain rule and the reactivation rule (asana.md §6, §7).
+
+Kept as one object the app consults for every write, so a fault can swap a rule from outside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import invalid_value, mutability
+
+
+def email_domain(address: object) -> str | None:
+    """The domain of `local@domain`, or None when the value is not an email address."""
+    if not isinstance(address, str):
+        return None
+    local, at, domain = address.rpartition("@")
+    if not at or not local or "." not in domain or any(c.isspace() for c in address):
+        return None
+    return domain
+
+
+def primary_email(user: dict) -> str | None:
+    """The email marked primary, else the only email; None when neither exists."""
+    emails = [e for e in user.get("emails", []) if "value" in e]
+    for entry in emails:
+        if entry.get("primary") is True:
+            return entry["value"]
+    return emails[0]["value"] if len(emails) == 1 else None
+
+
+@dataclass(frozen=True)
+class Policy:
+    domains: tuple[str, ...]
+    reactivation: str = "allowed"
+
+    def domain_allowed(self, domain: str) -> bool:
+        """Exact, case-insensitive membership: no subdomains, suffixes or substrings."""
+        return domain.lower() in self.domains
+
+    def check_address(self, label: str, address: object) -> None:
+        domain = email_domain(address)
+        if domain is None:
+            raise invalid_value(f"{label} must be an email address, got {address!r}")
+        if not self.domain_allowed(domain):
+            raise invalid_value(
+                f"Email domain '{domain}' of {label} is not one of the organization's domains "
+                f"({', '.join(self.domains)})"
+            )
+
+    def check_user(self, user: dict) -> None:
+        """userName is an email on an organization domain; so is the primary (or only) email."""
+        if not user.get("userName"):
+            raise invalid_value("userName is required and must not be empty")
+        self.check_address("userName", user["userName"])
+        email = primary_email(user)
+        if email is not None:
+            self.check_address("the primary email", email)
+
+    def admit(self, user: dict) -> None:
+        """A user about to be created."""
+        self.check_user(user)
+
+    def admit_change(self, before: dict, after: dict) -> None:
+        """A user about to be replaced or patched: the domain rule again, and the reactivation rule."""
+        self.check_user(after)
+        self.check_transition(before, after)
+
+    def check_transition(self, before: dict, after: dict) -> None:
+        """With reactivation refused (Asana), an inactive user cannot be made active again."""
+        if self.reactivation == "refused" and before.get("active") is False and after.get("active") is True:
+            raise mutability("Reactivating a deactivated user is not supported by this organization")

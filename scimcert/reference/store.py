@@ -1,0 +1,120 @@
+"""In-memory user store, safe under concurrent requests.
+
+One lock guards every read-modify-write, so a check-then-write (uniqueness, If-Match, PATCH)
+is atomic. Users are kept in insertion order for stable paging; an index on the case-folded
+userName makes lookups and uniqueness checks O(1). Guests live apart and are never returned.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+import uuid
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+
+from .errors import ScimError, not_found, uniqueness
+from .filter import Filter, username_equality
+from .tenant import Guest
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class UserStore:
+    def __init__(self, guests: Iterable[Guest] = ()):
+        self._lock = threading.Lock()
+        self._users: dict[str, dict] = {}
+        self._order: list[str] = []
+        self._by_user_name: dict[str, str] = {}
+        self._versions = itertools.count(1)
+        self.guests = {g.id: g for g in guests}
+        self.key = str.casefold  # userName index key: uniqueness and lookups are case-insensitive
+
+    def __len__(self) -> int:
+        return len(self._users)
+
+    def _stamp(self, user: dict, created: str | None = None) -> None:
+        stamp = now()
+        user["meta"] = {
+            "resourceType": "User",
+            "created": created or stamp,
+            "lastModified": stamp,
+            "version": f'W/"{next(self._versions)}"',
+        }
+
+    def _claim(self, user_name: str, owner: str | None) -> None:
+        holder = self._by_user_name.get(self.key(user_name))
+        if holder is not None and holder != owner:
+            raise uniqueness(f"userName '{user_name}' is already taken")
+
+    def create(self, user: dict) -> dict:
+        """Store a new user under a fresh id; 409 uniqueness when the userName is taken."""
+        with self._lock:
+            self._claim(user["userName"], None)
+            stored = copy.deepcopy(user)
+            stored["id"] = str(uuid.uuid4())
+            self._stamp(stored)
+            self._users[stored["id"]] = stored
+            self._order.append(stored["id"])
+            self._by_user_name[self.key(stored["userName"])] = stored["id"]
+            return copy.deepcopy(stored)
+
+    def get(self, user_id: str) -> dict:
+        with self._lock:
+            return copy.deepcopy(self._require(user_id))
+
+    def _require(self, user_id: str) -> dict:
+        user = self._users.get(user_id)
+        if user is None:
+            raise not_found(user_id)
+        return user
+
+    @staticmethod
+    def _check_version(user: dict, if_match: str | None) -> None:
+        if if_match is None:
+            return
+        wanted = {tag.strip() for tag in if_match.split(",")}
+        if "*" not in wanted and user["meta"]["version"] not in wanted:
+            raise ScimError(412, f"Version mismatch: the resource is at {user['meta']['version']}")
+
+    def update(self, user_id: str, change: Callable[[dict], dict], if_match: str | None = None) -> dict:
+        """Atomically replace a user by `change(current copy)`; id, created and index follow."""
+        with self._lock:
+            current = self._require(user_id)
+            self._check_version(current, if_match)
+            updated = change(copy.deepcopy(current))
+            self._claim(updated["userName"], user_id)
+            updated["id"] = user_id
+            self._stamp(updated, created=current["meta"]["created"])
+            del self._by_user_name[self.key(current["userName"])]
+            self._by_user_name[self.key(updated["userName"])] = user_id
+            self._users[user_id] = updated
+            return copy.deepcopy(updated)
+
+    def delete(self, user_id: str, if_match: str | None = None) -> None:
+        with self._lock:
+            current = self._require(user_id)
+            self._check_version(current, if_match)
+            del self._users[user_id]
+            del self._by_user_name[self.key(current["userName"])]
+            self._order.remove(user_id)
+
+    def query(self, flt: Filter | None, start_index: int, count: int) -> tuple[int, list[dict]]:
+        """(totalResults, the page) for a 1-based start index; stable insertion order."""
+        with self._lock:
+            if flt is None:
+                total = len(self._order)
+                ids = self._order[start_index - 1 : start_index - 1 + count]
+                return total, [copy.deepcopy(self._users[i]) for i in ids]
+            matches = [u for u in self._candidates(flt) if flt.matches(u)]
+            return len(matches), [copy.deepcopy(u) for u in matches[start_index - 1 : start_index - 1 + count]]
+
+    def _candidates(self, flt: Filter) -> list[dict]:
+        wanted = username_equality(flt)
+        if wanted is None:
+            return [self._users[i] for i in self._order]
+        user_id = self._by_user_name.get(self.key(wanted))
+        return [self._users[user_id]] if user_id else []

@@ -1,0 +1,142 @@
+"""Turning what IdPs send into the server's canonical resource form.
+
+IdPs are sloppy in well-known ways (okta.md §11, onelogin-entra.md §1.9 and §2.10): `active`
+as "True"/"false" strings, `emails` as one object, manager as a bare id, empty strings for
+unmapped fields, non-RFC schema URNs, `id`/`meta`/`roles: []` in write bodies. The server
+accepts all of these, stores canonical values, and ignores what it does not know.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .attributes import COMMON, CORE_USER, ENTERPRISE_USER, Attribute, attributes_of
+from .errors import invalid_value
+
+# Non-RFC URNs OneLogin's default templates send, mapped to the RFC ones.
+SCHEMA_ALIASES = {
+    "urn:scim:schemas:core:2.0": CORE_USER,
+    "urn:scim:schemas:core:1.0": CORE_USER,
+    "urn:scim:schemas:extension:enterprise:2.0": ENTERPRISE_USER,
+    "urn:scim:schemas:extension:enterprise:1.0": ENTERPRISE_USER,
+}
+
+_UNSET = object()
+
+
+def is_unassigned(value: Any) -> bool:
+    """RFC 7643 §2.5: null, an empty string, an empty list or object count as unassigned."""
+    return value is None or value == "" or value == [] or value == {}
+
+
+def canonical_schema(urn: str) -> str:
+    lowered = urn.lower()
+    for known in (CORE_USER, ENTERPRISE_USER):
+        if lowered == known.lower():
+            return known
+    return SCHEMA_ALIASES.get(lowered, urn)
+
+
+def coerce(attr: Attribute, value: Any, path: str | None = None) -> Any:
+    """Coerce one value to the attribute's type; None means 'unassigned'. Raises 400 invalidValue."""
+    where = path or attr.name
+    if is_unassigned(value):
+        return None
+    if attr.multi_valued:
+        items = value if isinstance(value, list) else [value]
+        out = [coerce_single(attr, item, where) for item in items]
+        out = [item for item in out if item is not None]
+        return out or None
+    if isinstance(value, list) and attr.type == "complex" and len(value) == 1:
+        value = value[0]  # Entra's array form of the manager
+    return coerce_single(attr, value, where)
+
+
+def coerce_single(attr: Attribute, value: Any, where: str) -> Any:
+    if is_unassigned(value):
+        return None
+    if attr.type == "complex":
+        if not isinstance(value, dict):
+            if "value" in attr.sub_attributes and isinstance(value, (str, int)):
+                value = {"value": value}  # manager given as a bare id
+            else:
+                raise invalid_value(f"'{where}' must be a complex value (an object)")
+        out = {}
+        for key, sub_value in value.items():
+            sub = attr.sub(key)
+            if sub is None or sub.mutability == "readOnly":
+                continue  # unknown, or readOnly (manager.displayName): RFC 7644 §3.3 «SHALL be ignored»
+            coerced = coerce_single(sub, sub_value, f"{where}.{sub.name}")
+            if coerced is not None:
+                out[sub.name] = coerced
+        return out or None
+    if attr.type == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise invalid_value(f"'{where}' must be a boolean, got {value!r}")
+    if attr.type in ("integer", "decimal"):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        raise invalid_value(f"'{where}' must be a number, got {value!r}")
+    # string, reference, dateTime, binary
+    if isinstance(value, bool) or isinstance(value, (dict, list)):
+        raise invalid_value(f"'{where}' must be a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _assign(target: dict, attr: Attribute, value: Any) -> None:
+    coerced = coerce(attr, value)
+    if coerced is None:
+        target.pop(attr.name, None)
+    else:
+        target[attr.name] = coerced
+
+
+def normalize_user(body: Any) -> dict:
+    """Turn a POST/PUT body into a canonical user (without id/meta/schemas). Unknown keys are dropped."""
+    if not isinstance(body, dict):
+        raise invalid_value("The request body must be a JSON object")
+    core_attrs = attributes_of(CORE_USER)
+    ext_attrs = attributes_of(ENTERPRISE_USER)
+    user: dict = {}
+    extension: dict = {}
+    for key, value in body.items():
+        if not isinstance(key, str):
+            continue
+        schema = canonical_schema(key)
+        if schema == ENTERPRISE_USER:
+            if isinstance(value, dict):
+                for sub_key, sub_value in value.items():
+                    attr = ext_attrs.get(str(sub_key).lower())
+                    if attr is not None:
+                        _assign(extension, attr, sub_value)
+            continue
+        if schema == CORE_USER and isinstance(value, dict):
+            # A core block under its URN (seen with OneLogin's non-RFC templates).
+            nested = normalize_user(value)
+            user.update(nested)
+            continue
+        lowered = key.lower()
+        if lowered == "externalid":
+            _assign(user, COMMON["externalid"], value)
+            continue
+        attr = core_attrs.get(lowered)
+        if attr is None or attr.mutability == "readOnly":
+            continue  # unknown, id, meta, schemas, groups: ignored, not echoed
+        _assign(user, attr, value)
+    if extension:
+        user[ENTERPRISE_USER] = extension
+    _one_primary(user)
+    return user
+
+
+def _one_primary(user: dict) -> None:
+    """RFC 7643 §2.4: «The primary attribute value "true" MUST appear no more than once»; when a body
+    marks several values primary, the first one stays primary (the one the domain rule checks)."""
+    for items in user.values():
+        if isinstance(items, list):
+            primaries = [e for e in items if isinstance(e, dict) and e.get("primary") is True]
+            for extra in primaries[1:]:
+                extra["primary"] = False

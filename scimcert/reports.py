@@ -1,0 +1,230 @@
+"""Reporters: the console matrix, conformance.json and conformance.html, all read from the same records.
+
+No reporter re-derives a verdict: each reads the outcomes the checks recorded.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+from importlib import metadata
+
+from . import __version__
+from .profiles import profiles
+from .requirements import CAPABILITIES, catalogue
+from .schemas import describe, errors
+
+OUTCOME_ORDER = ("failed", "warning", "passed", "skipped")
+
+
+def results(run) -> list[tuple[dict, dict]]:
+    """(check record, requirement result) pairs of the whole run."""
+    return [(record, result) for record in run.records for result in record["requirements"]]
+
+
+def matrix(run) -> dict[str, dict[str, Counter]]:
+    """capability → IdP → Counter of requirement outcomes."""
+    table: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    for record, result in results(run):
+        table[result["capability"]][record["idp"] or "rfc"][result["outcome"]] += 1
+    return table
+
+
+def verdict_of(run, exit_status: int) -> str:
+    return "PASS" if exit_status == 0 else "FAIL"
+
+
+def _idps(run) -> list[str]:
+    return list(dict.fromkeys(run.settings["idps"]))
+
+
+def _cell(counts: Counter) -> str:
+    if not counts:
+        return "—"
+    return " ".join(f"{counts[o]}{o[0].upper()}" for o in OUTCOME_ORDER if counts[o])
+
+
+def console_summary(run) -> list[str]:
+    table = matrix(run)
+    idps = _idps(run) + (["rfc"] if any("rfc" in row for row in table.values()) else [])
+    width = max(len(c) for c in CAPABILITIES) + 2
+    lines = ["", "scimcert conformance matrix (requirement results: F failed, W warning, P passed, S skipped)",
+             "capability".ljust(width) + "".join(i.ljust(20) for i in idps)]
+    for capability in CAPABILITIES:
+        if capability in table:
+            lines.append(capability.ljust(width) + "".join(_cell(table[capability].get(i, Counter())).ljust(20)
+                                                           for i in idps))
+    total = Counter(result["outcome"] for _, result in results(run))
+    lines.append(f"requirement results: {dict(total)}; seed {run.seed} (replay with --seed {run.seed})")
+    if run.vacuous:
+        lines.append("FAILED: no MUST requirement was judged in this run (everything skipped or deselected): "
+                     "a run that checked nothing does not pass")
+    leftovers = run.leftovers()
+    if leftovers:
+        lines.append(f"cleanup: {len(leftovers)} user(s) left on the target: "
+                     + ", ".join(f"{u['userName']} ({u['state']})" for u in leftovers))
+    lines.append(f"reports: {run.reports_dir}/conformance.html, conformance.json, junit.xml, allure-results/")
+    return lines
+
+
+def document(run, exit_status: int) -> dict:
+    """conformance.json (schemas/conformance.schema.json)."""
+    total = Counter(result["outcome"] for _, result in results(run))
+    must_failed = sum(1 for _, r in results(run) if r["level"] == "MUST" and r["outcome"] == "failed")
+    versions = {"python": platform.python_version()}
+    for package in ("pytest", "httpx", "jsonschema"):
+        versions[package] = metadata.version(package)
+    return {
+        "tool": {"name": "scimcert", "version": __version__},
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "target": _target(run),
+        "seed": run.seed,
+        "strict": run.strict,
+        "versions": versions,
+        "verdict": verdict_of(run, exit_status),
+        "exitStatus": exit_status,
+        "vacuous": run.vacuous,
+        "summary": {"checks": len(run.records), "requirementResults": {o: total[o] for o in OUTCOME_ORDER},
+                    "mustFailed": must_failed},
+        "matrix": {cap: {idp: dict(counts) for idp, counts in row.items()} for cap, row in matrix(run).items()},
+        "requirements": {r.id: {"level": r.level, "capability": r.capability, "source": r.source,
+                                "statement": r.statement} for r in catalogue().values()},
+        "checks": run.records,
+        "cleanup": {"leftovers": run.leftovers()},
+    }
+
+
+def _target(run) -> dict:
+    settings = run.settings
+    return {"baseUrl": settings.get("base_url", "embedded reference server"),
+            "embedded": "base_url" not in settings, "idps": _idps(run),
+            "orgDomains": settings.get("org_domains", []), "variants": settings.get("variants", {}),
+            "referenceFaults": settings.get("reference_faults", [])}
+
+
+def write_all(run, session) -> None:
+    run.reports_dir.mkdir(parents=True, exist_ok=True)
+    doc = document(run, int(session.exitstatus))
+    problems = errors("conformance.schema.json", doc)
+    if problems:  # our own output must meet our own schema
+        raise RuntimeError("conformance.json violates its schema: " + "; ".join(describe(p) for p in problems[:5]))
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    (run.reports_dir / "conformance.json").write_text(run.redactor(text), encoding="utf-8")
+    (run.reports_dir / "conformance.html").write_text(run.redactor(render_html(doc)), encoding="utf-8")
+
+
+# ---- HTML ------------------------------------------------------------------------------------
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#1d1d1f;padding:0 1em}
+h1{margin-bottom:.2em} .verdict{font-size:1.4em;font-weight:700;padding:.3em .8em;border-radius:6px;display:inline-block}
+.PASS{background:#d9f2dd;color:#11592a}.FAIL{background:#fadbd8;color:#8a1c12}
+table{border-collapse:collapse;margin:1em 0;width:100%} th,td{border:1px solid #ddd;padding:.35em .6em;text-align:left;vertical-align:top}
+th{background:#f4f4f6} td.failed{background:#fadbd8}td.warning{background:#fff1c9}td.passed{background:#e6f5e8}td.skipped{background:#f0f0f0}
+.failure{border-left:4px solid #c0392b;padding:.2em 1em;margin:1.2em 0;background:#fdf6f5}
+.warn{border-left-color:#d4a017;background:#fffaf0}
+pre{background:#f6f8fa;padding:.6em;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:12px}
+.meta{color:#555} code{font-size:12px}
+"""
+
+
+def _e(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def render_html(doc: dict) -> str:
+    """One self-contained page a vendor can hand over."""
+    idps = doc["target"]["idps"]
+    names = {p.id: p.name for p in profiles().values()}
+    out = [f"<!doctype html><html lang=en><meta charset=utf-8><title>scimcert conformance report</title>",
+           f"<style>{_CSS}</style><body><h1>SCIM conformance report</h1>",
+           f"<p class=meta>Target {_e(doc['target']['baseUrl'])} · IdPs {_e(', '.join(names.get(i, i) for i in idps))}"
+           f" · seed {doc['seed']} · scimcert {_e(doc['tool']['version'])} · {_e(doc['generated'])}</p>",
+           f"<p><span class='verdict {doc['verdict']}'>{doc['verdict']}</span> "
+           f"{doc['summary']['mustFailed']} MUST requirement result(s) failed; "
+           + ", ".join(f"{n} {o}" for o, n in doc["summary"]["requirementResults"].items()) + "</p>"]
+    if doc["vacuous"]:
+        out.append("<p><b>No MUST requirement was judged in this run: it does not pass.</b></p>")
+    columns = idps + (["rfc"] if any("rfc" in row for row in doc["matrix"].values()) else [])
+    out.append("<h2>Capability × IdP</h2><table><tr><th>capability</th>"
+               + "".join(f"<th>{_e(names.get(i, i))}</th>" for i in columns) + "</tr>")
+    for capability in CAPABILITIES:
+        row = doc["matrix"].get(capability)
+        if not row:
+            continue
+        out.append(f"<tr><th>{_e(capability)}</th>")
+        for idp in columns:
+            counts = Counter(row.get(idp, {}))
+            worst = next((o for o in OUTCOME_ORDER if counts[o]), "skipped")
+            out.append(f"<td class={worst}>{_e(_cell(counts))}</td>")
+        out.append("</tr>")
+    out.append("</table>")
+    out += _findings_html(doc, "failed", "Failures (MUST)")
+    out += _findings_html(doc, "warning", "Warnings (SHOULD)")
+    out += _skips_html(doc)
+    out += _requirements_html(doc)
+    if doc["cleanup"]["leftovers"]:
+        out.append("<h2>Users left on the target</h2><ul>" + "".join(
+            f"<li>{_e(u['userName'])} ({_e(u['id'])}): {_e(u['state'])}</li>" for u in doc["cleanup"]["leftovers"])
+            + "</ul>")
+    out.append("</body></html>")
+    return "".join(out)
+
+
+def _findings_html(doc: dict, outcome: str, title: str) -> list[str]:
+    out = []
+    for check in doc["checks"]:
+        for result in check["requirements"]:
+            if result["outcome"] != outcome:
+                continue
+            requirement = doc["requirements"][result["requirement"]]
+            for finding in (f for f in result["findings"] if not f["ok"]):
+                exchange = finding.get("exchange") or {}
+                out.append(
+                    f"<div class='failure{' warn' if outcome == 'warning' else ''}'>"
+                    f"<h3><code>{_e(result['requirement'])}</code> {_e(requirement['level'])} · "
+                    f"{_e(check['idp'] or 'rfc')} · {_e(check['check'])}</h3>"
+                    f"<p>{_e(requirement['statement'])}<br><span class=meta>Source: {_e(requirement['source'])}</span></p>"
+                    f"<p>{_e(finding['message'])}</p>"
+                    f"<table><tr><th>expected</th><td>{_e(finding['expected'])}</td></tr>"
+                    f"<tr><th>actual</th><td>{_e(finding['actual'])}</td></tr></table>")
+                if exchange:
+                    out.append(
+                        f"<p><b>Request</b> {_e(exchange['method'])} {_e(exchange['url'])}</p>"
+                        + (f"<pre>{_e(exchange['requestBody'])}</pre>" if exchange.get("requestBody") else "")
+                        + f"<p><b>Response</b> {_e(exchange['status'] if exchange['status'] is not None else exchange['error'])}</p>"
+                        f"<pre>{_e((exchange['responseBody'] or '')[:1500])}</pre>"
+                        f"<p><b>Reproduce</b></p><pre>{_e(exchange['curl'])}</pre>")
+                out.append("</div>")
+    return ([f"<h2>{_e(title)}</h2>"] + out) if out else []
+
+
+def _skips_html(doc: dict) -> list[str]:
+    skipped = {(r["requirement"], c["idp"], r["reason"]) for c in doc["checks"] for r in c["requirements"]
+               if r["outcome"] == "skipped"}
+    if not skipped:
+        return []
+    return ["<h2>Skipped</h2><table><tr><th>requirement</th><th>IdP</th><th>reason</th></tr>"] + [
+        f"<tr><td><code>{_e(r)}</code></td><td>{_e(i or 'rfc')}</td><td>{_e(reason)}</td></tr>"
+        for r, i, reason in sorted(skipped, key=lambda t: (t[0], t[1] or ""))] + ["</table>"]
+
+
+def _requirements_html(doc: dict) -> list[str]:
+    judged = defaultdict(set)
+    for check in doc["checks"]:
+        for result in check["requirements"]:
+            judged[result["requirement"]].add(result["outcome"])
+    rows = []
+    for rid, requirement in doc["requirements"].items():
+        outcomes = judged.get(rid)
+        if not outcomes:
+            continue
+        worst = next(o for o in OUTCOME_ORDER if o in outcomes)
+        rows.append(f"<tr><td><code>{_e(rid)}</code></td><td>{_e(requirement['level'])}</td>"
+                    f"<td class={worst}>{_e(worst)}</td><td>{_e(requirement['statement'])}</td>"
+                    f"<td class=meta>{_e(requirement['source'])}</td></tr>")
+    return ["<h2>Requirements</h2><table><tr><th>ID</th><th>level</th><th>result</th><th>statement</th>"
+            "<th>source</th></tr>"] + rows + ["</table>"]

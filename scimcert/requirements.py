@@ -1,0 +1,55 @@
+"""The requirement catalogue (fixtures/requirements.json): the primary key from check to report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+
+from .paths import FIXTURES
+from .schemas import describe, errors
+
+LEVELS = ("MUST", "SHOULD", "MAY")
+CAPABILITIES = ("token", "import", "filter", "create", "update", "deactivate", "delete",
+                "domain", "guests", "errors", "schema", "discovery")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    level: str
+    capability: str
+    source: str
+    statement: str
+
+    @property
+    def rank(self) -> int:
+        """0 for MUST, 1 for SHOULD, 2 for MAY: lower is stricter."""
+        return LEVELS.index(self.level)
+
+
+class CatalogueError(ValueError):
+    """The catalogue violates its schema, or a check names an unknown requirement."""
+
+
+@cache
+def catalogue() -> dict[str, Requirement]:
+    data = json.loads((FIXTURES / "requirements.json").read_text("utf-8"))
+    problems = errors("requirements.schema.json", data)
+    if problems:
+        raise CatalogueError("; ".join(describe(p) for p in problems))
+    found: dict[str, Requirement] = {}
+    for entry in data["requirements"]:
+        if entry["id"] in found:
+            raise CatalogueError(f"duplicate requirement id {entry['id']}")
+        found[entry["id"]] = Requirement(**entry)
+    return found
+
+
+def lookup(ids: tuple[str, ...] | list[str]) -> list[Requirement]:
+    """The requirements with these ids; CatalogueError naming any unknown one."""
+    known = catalogue()
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise CatalogueError(f"unknown requirement id(s): {', '.join(unknown)} (see fixtures/requirements.json)")
+    return [known[i] for i in ids]

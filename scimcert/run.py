@@ -1,0 +1,109 @@
+"""One conformance run: its target, seed, client, cleanup tracker, transcript and results."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from . import config as config_module
+from .cleanup import Tracker
+from .client import Exchange, ScimClient
+from .config import Target
+from .redact import Redactor
+from .requirements import catalogue
+
+
+@dataclass
+class Run:
+    settings: dict
+    secrets: dict
+    seed: int
+    strict: bool
+    reports_dir: Path
+    is_worker: bool = False
+    target: Target | None = None
+    client: ScimClient | None = None
+    tracker: Tracker = field(default_factory=Tracker)
+    records: list[dict] = field(default_factory=list)
+    vacuous: bool = False
+    redactor: Redactor = field(default_factory=Redactor)
+    _server: object = None
+    _transcript: IO[str] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Target:
+        """Connect to the target, starting the embedded reference server when no base URL is set."""
+        if self.target is not None:
+            return self.target
+        if "base_url" in self.settings:
+            self.target = config_module.target(self.settings, self.secrets)
+        else:
+            from .reference import ReferenceServer
+            from .reference.faults import layers_for
+
+            self._server = ReferenceServer(layers=layers_for(self.settings.get("reference_faults", []))).start()
+            self.target = config_module.embedded_target(self.settings, self._server)
+        for secret in self.target.secrets:
+            self.redactor.add(secret)
+        self.reports_dir.mkdir(parents=True, exist_ok=True)
+        self._transcript = open(self.reports_dir / f"transcript{self._suffix()}.jsonl", "w", encoding="utf-8")
+        self.client = ScimClient(self.target.base_url, self.target.token, redactor=self.redactor,
+                                 timeout=self.target.timeout, verify=self.target.verify_tls,
+                                 listeners=[self._log, self.tracker.observe])
+        return self.target
+
+    def finish(self) -> None:
+        """Clean up every user the run created, then stop what was started."""
+        if self.client is not None:
+            self.tracker.clean(self.client)
+            self.client.close()
+        if self._transcript is not None:
+            self._transcript.close()
+        if self._server is not None:
+            self._server.stop()
+        cleanup = {"deleted": self.tracker.deleted, "leftovers": self.tracker.leftovers}
+        (self.reports_dir / f"cleanup{self._suffix()}.json").write_text(json.dumps(cleanup, indent=2))
+
+    def _suffix(self) -> str:
+        import os
+
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        return f"-{worker}" if worker else ""
+
+    def _log(self, exchange: Exchange) -> None:
+        if self._transcript is not None:
+            with self._lock:
+                self._transcript.write(json.dumps(exchange.record(), ensure_ascii=False) + "\n")
+                self._transcript.flush()
+
+    # ---- results (controller side) ---------------------------------------------------------
+
+    def add_record(self, record: dict, outcome: str, duration: float) -> None:
+        self.records.append({**record, "outcome": outcome, "duration": round(duration, 3)})
+
+    def add_skip(self, nodeid: str, idp: str | None, requirement_ids: list[str], reason: str) -> None:
+        """A check skipped before it judged anything: each of its requirements is skipped with the reason."""
+        results = [{"requirement": r.id, "level": r.level, "capability": r.capability, "outcome": "skipped",
+                    "reason": reason, "findings": []} for r in (catalogue()[i] for i in requirement_ids if i in catalogue())]
+        check = nodeid.split("::")[-1].split("[")[0]
+        self.records.append({"nodeid": nodeid, "check": check, "idp": idp, "doc": "", "requirements": results,
+                             "exchanges": [], "outcome": "skipped", "duration": 0.0})
+
+    def must_evaluated(self) -> bool:
+        """Whether at least one MUST requirement was actually judged (passed or failed)."""
+        return any(r["level"] == "MUST" and r["outcome"] in ("passed", "failed")
+                   for record in self.records for r in record["requirements"])
+
+    def leftovers(self) -> list[dict]:
+        found = []
+        for path in sorted(self.reports_dir.glob("cleanup*.json")):
+            found += json.loads(path.read_text()).get("leftovers", [])
+        return found
+
+    def requirement(self, requirement_id: str):
+        return catalogue()[requirement_id]

@@ -1,0 +1,156 @@
+"""Response validation: a SCIM body against its RFC 7643/7644 JSON Schema and, optionally, an IdP overlay.
+
+    >>> from scimcert.validation import validate
+    >>> for violation in validate("user-list", body, idp="okta"):
+    ...     print(violation)
+    /Resources/0/active: 'false' is not of type 'boolean' (idp/okta.json)
+    /Resources/0/active: 'false' is not of type 'boolean' (scim/user.json)
+
+The RFC schemas live in schemas/scim/, the overlays in schemas/idp/<idp>.json. An overlay states what
+that IdP needs to read on top of the RFC; its `$defs` are named after the kinds below ("user",
+"user-list", ...), and a kind without an entry in an overlay is validated against the RFC schema only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from jsonschema.exceptions import ValidationError
+
+from .paths import SCHEMAS
+from .schemas import registry, validator
+
+#: validate() kinds and the RFC schema of each (a path under schemas/).
+KINDS: dict[str, str] = {
+    "user": "scim/user.json",
+    "user-list": "scim/user-list-response.json",
+    "error": "scim/error.json",
+    "service-provider-config": "scim/service-provider-config.json",
+    "resource-type": "scim/resource-type.json",
+    "resource-type-list": "scim/resource-type-list-response.json",
+    "schema": "scim/schema.json",
+    "schema-list": "scim/schema-list-response.json",
+    "patch-op": "scim/patch-op.json",
+}
+
+#: IdPs with an overlay, and its file under schemas/.
+IDPS: dict[str, str] = {
+    "okta": "idp/okta.json",
+    "onelogin": "idp/onelogin.json",
+    "entra": "idp/entra.json",
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way a body breaks a schema."""
+
+    pointer: str  # RFC 6901 JSON pointer to the offending value, e.g. "/Resources/0/active" ("" = the whole body)
+    message: str
+    schema: str  # the schema file that states the broken rule, e.g. "scim/user.json" or "idp/okta.json"
+    keyword: str  # the JSON Schema keyword that failed, e.g. "type", "required", "contains"
+
+    def __str__(self) -> str:
+        return f"{self.pointer or '(root)'}: {self.message} ({self.schema})"
+
+
+def validate(kind: str, instance: Any, idp: str | None = None) -> list[Violation]:
+    """Every violation of `instance` against the RFC schema of `kind` and, when `idp` is given and its
+    overlay covers `kind`, against that overlay; sorted by pointer (array indexes numerically)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    names = [KINDS[kind]]
+    if idp is not None:
+        overlay = overlay_for(kind, idp)
+        if overlay is not None:
+            names.append(overlay)
+    violations = [_violation(error, name) for name in names for error in validator(name).iter_errors(instance)]
+    return sorted(violations, key=_order)
+
+
+def overlay_for(kind: str, idp: str) -> str | None:
+    """The schema name (`file#/$defs/kind`) of `idp`'s overlay for `kind`, or None if it has none."""
+    if idp not in IDPS:
+        raise ValueError(f"unknown IdP {idp!r}; expected one of {', '.join(IDPS)}")
+    path = IDPS[idp]
+    if kind not in registry().contents(path).get("$defs", {}):
+        return None
+    return f"{path}#/$defs/{kind}"
+
+
+def pointer(path: Iterable[str | int]) -> str:
+    """RFC 6901 JSON pointer of a path of keys and indexes."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _violation(error: ValidationError, name: str) -> Violation:
+    return Violation(
+        pointer=pointer(error.absolute_path),
+        message=_message(error),
+        schema=_source(error.schema, name.partition("#")[0]),
+        keyword=str(error.validator),
+    )
+
+
+def _message(error: ValidationError) -> str:
+    """jsonschema's message, reworded where it would be cryptic for this project's schemas."""
+    keyword, value, schema = error.validator, error.validator_value, error.schema
+    if keyword == "not" and value == {}:  # "password": {"not": {}}: the member must be absent
+        name = error.absolute_path[-1] if error.absolute_path else "value"
+        return f"{name!r} must not be present"
+    if keyword == "type" and isinstance(value, list) and "null" in value:
+        # Optional attributes accept null (RFC 7643 §2.5: null = unassigned); name the real type only.
+        types = [t for t in value if t != "null"]
+        if types:
+            return f"{error.instance!r} is not of type {', '.join(repr(t) for t in types)}"
+    if keyword == "contains" and isinstance(value, dict) and set(value) == {"const"}:
+        return f"{error.instance!r} does not contain {value['const']!r}"
+    if keyword in ("contains", "minContains", "maxContains") and isinstance(schema, dict):
+        if schema.get("contains") == _PRIMARY:  # RFC 7643 §2.4 (at most one) or an IdP (at least one)
+            return f"{'more than one' if keyword == 'maxContains' else 'no'} value has \"primary\": true"
+        if schema.get("description"):
+            return f"{error.message}: {schema['description']}"
+    if keyword == "pattern" and isinstance(schema, dict) and schema.get("title"):
+        return f"{error.instance!r} is not a valid {schema['title']}"
+    return error.message
+
+
+_PRIMARY = {"type": "object", "required": ["primary"], "properties": {"primary": {"const": True}}}
+
+
+def _source(subschema: Any, fallback: str) -> str:
+    """The schema file (relative to schemas/) whose text contains `subschema`."""
+    return _owners().get(id(subschema), fallback)
+
+
+@cache
+def _owners() -> dict[int, str]:
+    """id() of every object schema in every schema file → that file. The registry holds (and keeps
+    alive) the very dicts the validators evaluate, so an error's `schema` is found by identity."""
+    owners: dict[int, str] = {}
+
+    def walk(node: Any, name: str) -> None:
+        if isinstance(node, dict):
+            owners.setdefault(id(node), name)
+            for child in node.values():
+                walk(child, name)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child, name)
+
+    for path in sorted(SCHEMAS.rglob("*.json")):
+        name = path.relative_to(SCHEMAS).as_posix()
+        walk(registry().contents(name), name)
+    return owners
+
+
+def _order(violation: Violation) -> tuple:
+    parts = violation.pointer.split("/")[1:] if violation.pointer else []
+    key = tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts)
+    return key, violation.schema, violation.keyword, violation.message

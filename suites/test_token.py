@@ -1,0 +1,105 @@
+"""Token checks: the IdP's "Test API Credentials", and every way a request can lack a valid token."""
+
+from __future__ import annotations
+
+import pytest
+
+from scimcert.suites import current, dig, given_user, integer_paging, is_scim_error, list_of, resources
+
+
+@pytest.mark.requirement("token.test-credentials")
+def test_test_api_credentials(idp, client, verdict):
+    """Sends the IdP's connection test (Okta: GET /Users?startIndex=1&count=2) with the valid token.
+
+    Verifies: it answers 200 with a ListResponse whose paging numbers are integers and whose
+    Resources array is present, even when the tenant is empty (okta.md §1.2).
+    """
+    answer = client.send(idp.request("testCredentials"))
+    verdict.require("token.test-credentials", answer.status in idp.request("testCredentials").accepts,
+                    "the connection test succeeds", expected=200, actual=answer.status or answer.error,
+                    exchange=answer)
+    body = list_of(answer)
+    verdict.check("token.test-credentials", body is not None and isinstance(body.get("Resources"), list)
+                  and integer_paging(body),
+                  "the answer is a full ListResponse (integers, Resources present)",
+                  expected="ListResponse with integer totalResults/startIndex/itemsPerPage and a Resources array",
+                  actual=answer.excerpt(200), exchange=answer)
+
+
+def _credential(name: str, header: str | None, requirement: str):
+    return pytest.param(name, header, requirement, id=name, marks=pytest.mark.requirement(requirement))
+
+
+@pytest.mark.parametrize("credential, header, requirement", [
+    _credential("missing", None, "token.missing-401"),
+    _credential("empty-bearer", "Bearer", "token.invalid-401"),
+    _credential("unknown-token", "Bearer scimcert-unknown-token-0000000000", "token.invalid-401"),
+    _credential("raw-token-without-scheme", "{token}", "token.invalid-401"),
+    _credential("basic-scheme", "Basic c2NpbWNlcnQ6c2NpbWNlcnQ=", "token.invalid-401"),
+    _credential("revoked-token", "Bearer {revoked}", "token.revoked-401"),
+])
+@pytest.mark.requirement("token.error-body", "token.www-authenticate")
+def test_bad_credentials_rejected(idp, client, verdict, target, credential, header, requirement):
+    """Sends the IdP's connection test without a valid token (missing, empty, unknown, raw, Basic, revoked).
+
+    Verifies: 401 with a SCIM Error body and a WWW-Authenticate header (RFC 7644 §2, §3.12).
+    """
+    if "{revoked}" in (header or "") and not target.revoked_token:
+        pytest.skip("no revoked token configured (set SCIM_REVOKED_TOKEN)")
+    if header is not None:
+        header = header.replace("{token}", target.token).replace("{revoked}", target.revoked_token or "")
+    answer = client.send(idp.request("testCredentials"), auth=header)
+    verdict.check(requirement, answer.status == 401, f"a request with a {credential} credential is refused",
+                  expected=401, actual=answer.status or answer.error, exchange=answer)
+    verdict.check("token.error-body", is_scim_error(answer), "the refusal carries a SCIM Error body",
+                  expected="SCIM Error", actual=answer.excerpt(200), exchange=answer)
+    verdict.check("token.www-authenticate", bool(answer.header("www-authenticate")),
+                  "the refusal names the scheme in WWW-Authenticate", expected="WWW-Authenticate: Bearer ...",
+                  actual=answer.header("www-authenticate") or "(absent)", exchange=answer)
+
+
+@pytest.mark.parametrize("credential, header", [
+    ("missing", None),
+    ("unknown-token", "Bearer scimcert-unknown-token-0000000000"),
+], ids=["missing", "unknown-token"])
+@pytest.mark.requirement("token.writes-refused")
+def test_writes_without_token_change_nothing(idp, client, verdict, users, credential, header):
+    """Creates a user with the valid token, then sends the IdP's writes without a valid token: a create of
+    another user (POST), a read-modify-write PUT and a PATCH of the user, and DELETE /Users/{id};
+    then reads back with the valid token.
+
+    Verifies: each write answers 401, the POSTed user does not exist, and the existing user is still
+    there and unchanged (RFC 7644 §2; RFC 6750 §3.1).
+    """
+    _, user_id = given_user(client, idp, users)
+    before = current(client, idp, user_id)
+    intruder = users.new()
+    writes = [idp.request("createUser", **intruder.values()),
+              idp.request("updateUser", id=user_id, current={**before, "title": "Changed without a token",
+                                                             "name": {"givenName": intruder.givenName,
+                                                                      "familyName": intruder.familyName}})]
+    if "patch" in idp.variants("updateUser"):
+        writes.append(idp.request("updateUser", "patch", id=user_id,
+                                  changes={"title": "Changed without a token",
+                                           "name": {"givenName": intruder.givenName}}))
+    answers = [client.send(request, auth=header) for request in writes]
+    answers.append(client.raw("DELETE", f"/Users/{user_id}", auth=header))
+    for answer in answers:
+        verdict.check("token.writes-refused", answer.status == 401,
+                      f"{answer.method} with a {credential} credential is refused",
+                      expected=401, actual=answer.status or answer.error, exchange=answer)
+
+    found = client.send(idp.request("findUser", userName=intruder.userName))
+    created = [r.get("id") for r in resources(found) if str(r.get("userName", "")).lower() == intruder.userName.lower()]
+    verdict.check("token.writes-refused", found.status == 200 and not created,
+                  "the user POSTed without a valid token does not exist",
+                  expected=f"200 without {intruder.userName}",
+                  actual=f"{found.status or found.error}, found as id(s) {created}" if created
+                  else found.status or found.error, exchange=found)
+    after = client.send(idp.request("getUser", id=user_id))
+    verdict.check("token.writes-refused", after.status == 200, "the user written without a valid token still exists",
+                  expected=200, actual=after.status or after.error, exchange=after)
+    for path in [("name", "givenName"), ("name", "familyName"), ("title",), ("active",)]:
+        verdict.check("token.writes-refused", dig(after.json, *path) == dig(before, *path),
+                      f"{'.'.join(path)} is unchanged", expected=dig(before, *path), actual=dig(after.json, *path),
+                      exchange=after)

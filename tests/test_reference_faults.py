@@ -1,0 +1,814 @@
+"""Every fault of the reference server really changes its behaviour, and nothing else breaks.
+
+Each fault has a scenario here: a few requests over real HTTP whose observation is run against the
+correct server and against a server with just that fault, with the expected observation on each
+side (a value, or a predicate). A new fault without a scenario fails `test_every_fault_has_a_scenario`.
+Every faulty server also runs an IdP-like smoke flow that must never answer 5xx, except where the
+fault's description claims a 500.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import httpx
+import pytest
+from helpers import (ENTERPRISE_USER, ERROR_URN, anonymous_client, create_user, faulty_server, filter_url,
+                     patch_body, scim_client, unique_user_name, user_body)
+
+from scimcert.reference import ReferenceServer, Tenant
+from scimcert.reference.faults import CAPABILITIES, FAULTS, layers_for
+from scimcert.reference.layers import Rewrite
+
+SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+MISSING_ID = "00000000-0000-4000-8000-000000000000"
+
+
+@dataclass(frozen=True)
+class Case:
+    scenario: Callable[[httpx.Client, ReferenceServer], Any]
+    correct: Any  # the observation on the correct server: a value, or a predicate
+    faulty: Any  # the observation with the fault: a value, or a predicate
+
+
+SCENARIOS: dict[str, Case] = {}
+
+
+def case(name: str, correct: Any, faulty: Any):
+    def register(scenario):
+        assert name not in SCENARIOS, name
+        SCENARIOS[name] = Case(scenario, correct, faulty)
+        return scenario
+    return register
+
+
+def matches(observed: Any, expected: Any) -> bool:
+    return expected(observed) if callable(expected) else observed == expected
+
+
+# ---- small request helpers ----------------------------------------------------------------
+
+def media_type(response: httpx.Response) -> str:
+    return response.headers.get("content-type", "").split(";")[0].strip()
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def new_user(c: httpx.Client, **extra) -> dict:
+    """Create a user (the body as JSON with the default SCIM content type); returns the response body."""
+    response = c.post("/Users", json=user_body(**extra))
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def same_stem_users(c: httpx.Client, count: int) -> tuple[list[dict], str]:
+    """`count` users whose userNames share a fresh prefix, in creation order, and the filter finding them."""
+    stem = f"Stem{uuid.uuid4().hex[:10]}"
+    users = [new_user(c, user_name=f"{stem}.{i}@example.com") for i in range(count)]
+    return users, f'userName sw "{stem}"'
+
+
+def list_users(c: httpx.Client, expression: str | None = None, **params) -> httpx.Response:
+    if expression is None:
+        return c.get("/Users", params=params)
+    return c.get(filter_url(expression, **params))
+
+
+def total_found(c: httpx.Client, expression: str) -> int | None:
+    body = json_or_none(list_users(c, expression))
+    return body.get("totalResults") if isinstance(body, dict) else None
+
+
+def patch(c: httpx.Client, user_id: Any, *operations: dict, **headers: str) -> httpx.Response:
+    return c.patch(f"/Users/{user_id}", json=patch_body(*operations), headers=headers)
+
+
+def replace(path: str, value: Any, op: str = "replace") -> dict:
+    return {"op": op, "path": path, "value": value}
+
+
+def active_of(c: httpx.Client, user_id: Any) -> Any:
+    return c.get(f"/Users/{user_id}").json().get("active", "absent")
+
+
+def users_request(server: ReferenceServer, authorization: str | None) -> httpx.Response:
+    with anonymous_client(server, authorization) as c:
+        return c.get("/Users")
+
+
+# ---- token ---------------------------------------------------------------------------------
+
+@case("auth-any-bearer-accepted", correct=401, faulty=200)
+def _(c, server):
+    return users_request(server, "Bearer not-a-token-of-this-tenant").status_code
+
+
+@case("auth-revoked-token-accepted", correct=401, faulty=200)
+def _(c, server):
+    return users_request(server, f"Bearer {server.tenant.revoked_tokens[0]}").status_code
+
+
+@case("auth-anonymous-allowed", correct=401, faulty=200)
+def _(c, server):
+    return users_request(server, None).status_code
+
+
+@case("auth-basic-accepted", correct=401, faulty=200)
+def _(c, server):
+    return users_request(server, "Basic dXNlcjpwYXNzd29yZA==").status_code
+
+
+@case("auth-no-www-authenticate", correct=(401, True), faulty=(401, False))
+def _(c, server):
+    response = users_request(server, "Bearer wrong")
+    return response.status_code, response.headers.get("www-authenticate", "").startswith("Bearer")
+
+
+@case("auth-403-for-bad-token", correct=(401, 401), faulty=(403, 403))
+def _(c, server):
+    return users_request(server, "Bearer wrong").status_code, users_request(server, None).status_code
+
+
+@case("auth-401-html", correct=(401, "application/scim+json", True), faulty=(401, "text/html", False))
+def _(c, server):
+    response = users_request(server, "Bearer wrong")
+    body = json_or_none(response)
+    return response.status_code, media_type(response), isinstance(body, dict) and body.get("schemas") == [ERROR_URN]
+
+
+# ---- import / paging -----------------------------------------------------------------------
+
+@case("paging-numbers-as-strings", correct=("int", "int", "int"), faulty=("str", "str", "str"))
+def _(c, server):
+    body = list_users(c, count=1).json()
+    return tuple(type(body[k]).__name__ for k in ("totalResults", "startIndex", "itemsPerPage"))
+
+
+@case("paging-items-per-page-is-count", correct=(1, 1), faulty=(1, 5))
+def _(c, server):
+    user = new_user(c)
+    body = list_users(c, f'userName eq "{user["userName"]}"', count=5).json()
+    return len(body["Resources"]), body["itemsPerPage"]
+
+
+@case("paging-zero-based", correct=(0, 1), faulty=(1, 1))
+def _(c, server):
+    users, expression = same_stem_users(c, 3)
+    body = list_users(c, expression, startIndex=1, count=1).json()
+    names = [u["userName"] for u in users]
+    return names.index(body["Resources"][0]["userName"]), body["startIndex"]
+
+
+@case("paging-count-ignored", correct=(1, 2), faulty=(3, 3))
+def _(c, server):
+    _, expression = same_stem_users(c, 3)
+    first = list_users(c, expression, startIndex=1, count=1).json()
+    second = list_users(c, expression, startIndex=2, count=2).json()
+    return len(first["Resources"]), len(second["Resources"])
+
+
+@case("paging-empty-as-bare-array", correct=("dict", 0), faulty=("list", None))
+def _(c, server):
+    body = list_users(c, f'userName eq "nobody.{uuid.uuid4().hex}@example.com"').json()
+    return type(body).__name__, body.get("totalResults") if isinstance(body, dict) else None
+
+
+@case("paging-total-is-page-size", correct=3, faulty=1)
+def _(c, server):
+    _, expression = same_stem_users(c, 3)
+    return list_users(c, expression, count=1).json()["totalResults"]
+
+
+@case("paging-unstable-order", correct=True, faulty=False)
+def _(c, server):
+    """A walk in pages of one visits every user once, in a stable order."""
+    users, expression = same_stem_users(c, 6)
+    walked = [list_users(c, expression, startIndex=i, count=1).json()["Resources"][0]["id"] for i in range(1, 7)]
+    again = [list_users(c, expression, startIndex=i, count=1).json()["Resources"][0]["id"] for i in range(1, 7)]
+    return sorted(walked) == sorted(u["id"] for u in users) and walked == again
+
+
+# ---- filter ---------------------------------------------------------------------------------
+
+@case("filter-ignored", correct=1, faulty=lambda total: total > 1)
+def _(c, server):
+    user = new_user(c)
+    return total_found(c, f'userName eq "{user["userName"]}"')
+
+
+@case("filter-no-match-404", correct=(200, 0), faulty=(404, None))
+def _(c, server):
+    response = list_users(c, f'userName eq "nobody.{uuid.uuid4().hex}@example.com"')
+    return response.status_code, json_or_none(response).get("totalResults")
+
+
+@case("filter-username-case-sensitive", correct=(1, 409), faulty=(0, 201))
+def _(c, server):
+    user = new_user(c, user_name=unique_user_name(stem="Mixed.Case"))
+    shouted = user["userName"].upper().replace("@EXAMPLE.COM", "@example.com")
+    found = total_found(c, f'userName eq "{shouted}"')
+    return found, c.post("/Users", json=user_body(shouted)).status_code
+
+
+@case("filter-plus-not-decoded", correct=(200, 1), faulty=lambda seen: seen in {(200, 0), (400, None)})
+def _(c, server):
+    user = new_user(c)
+    response = c.get(filter_url(f'userName eq "{user["userName"]}"', plus=True))
+    body = json_or_none(response)
+    return response.status_code, body.get("totalResults") if response.status_code == 200 else None
+
+
+@case("filter-invalid-500", correct=(400, "invalidFilter"), faulty=(500, None))
+def _(c, server):
+    response = list_users(c, "userName eq")
+    return response.status_code, json_or_none(response).get("scimType")
+
+
+# ---- create ---------------------------------------------------------------------------------
+
+@case("create-200-not-201", correct=201, faulty=200)
+def _(c, server):
+    return c.post("/Users", json=user_body()).status_code
+
+
+@case("create-no-location", correct=True, faulty=False)
+def _(c, server):
+    response = c.post("/Users", json=user_body())
+    return response.headers.get("location", "").endswith(f"/Users/{response.json()['id']}")
+
+
+@case("create-lowercases-username", correct=(True, True), faulty=(False, False))
+def _(c, server):
+    name = unique_user_name(stem="Camel.Case")
+    created = new_user(c, user_name=name)
+    return created["userName"] == name, c.get(f"/Users/{created['id']}").json()["userName"] == name
+
+
+@case("create-duplicate-allowed", correct=(409, 1, [204]), faulty=(201, 2, [204, 204]))
+def _(c, server):
+    body = user_body()
+    c.post("/Users", json=body)
+    second = c.post("/Users", json=body)
+    found = list_users(c, f'userName eq "{body["userName"]}"').json()["Resources"]
+    deleted = [c.delete(f"/Users/{u['id']}").status_code for u in found]
+    return second.status_code, len(found), deleted
+
+
+@case("create-duplicate-400", correct=(409, "uniqueness"), faulty=(400, None))
+def _(c, server):
+    body = user_body()
+    c.post("/Users", json=body)
+    again = c.post("/Users", json=body)
+    return again.status_code, again.json().get("scimType")
+
+
+@case("create-rejects-unknown-attributes", correct=201, faulty=400)
+def _(c, server):
+    body = user_body(password="Tr0ub4dor&3", groups=[], nickName="Zo", favouriteColour="teal")
+    return c.post("/Users", json=body).status_code
+
+
+@case("create-returns-password", correct=(False, False, False), faulty=(True, True, True))
+def _(c, server):
+    created = new_user(c, password="Tr0ub4dor&3")
+    read = c.get(f"/Users/{created['id']}").json()
+    listed = list_users(c, f'userName eq "{created["userName"]}"').json()["Resources"][0]
+    return "password" in created, "password" in read, "password" in listed
+
+
+@case("create-integer-id", correct=("str", 200, 204), faulty=("int", 200, 204))
+def _(c, server):
+    created = new_user(c)
+    user_id = created["id"]
+    return type(user_id).__name__, c.get(f"/Users/{user_id}").status_code, c.delete(f"/Users/{user_id}").status_code
+
+
+@case("create-rejects-scim-json", correct=(201, 201), faulty=(415, 201))
+def _(c, server):
+    scim = c.post("/Users", json=user_body(), headers={"Content-Type": "application/scim+json"})
+    plain = c.post("/Users", json=user_body(), headers={"Content-Type": "application/json"})
+    return scim.status_code, plain.status_code
+
+
+@case("create-drops-enterprise-extension", correct=("Research", "Research"), faulty=(None, None))
+def _(c, server):
+    created = new_user(c, **{ENTERPRISE_USER: {"department": "Research"}})
+    read = c.get(f"/Users/{created['id']}").json()
+    return created.get(ENTERPRISE_USER, {}).get("department"), read.get(ENTERPRISE_USER, {}).get("department")
+
+
+# ---- update ---------------------------------------------------------------------------------
+
+@case("put-rejects-read-only", correct=200, faulty=400)
+def _(c, server):
+    current = new_user(c)
+    return c.put(f"/Users/{current['id']}", json={**current, "displayName": "Read Modify Write"}).status_code
+
+
+@case("put-keeps-omitted", correct=(200, None), faulty=(200, "Lead"))
+def _(c, server):
+    created = new_user(c, title="Lead")
+    replaced = c.put(f"/Users/{created['id']}", json=user_body(created["userName"]))
+    return replaced.status_code, c.get(f"/Users/{created['id']}").json().get("title")
+
+
+@case("patch-pathless-rejected", correct=(200, "Path Less"), faulty=(400, None))
+def _(c, server):
+    user = new_user(c)
+    response = patch(c, user["id"], {"op": "replace", "value": {"displayName": "Path Less"}})
+    return response.status_code, json_or_none(response).get("displayName")
+
+
+@case("patch-op-case-sensitive", correct=200, faulty=400)
+def _(c, server):
+    user = new_user(c)
+    return patch(c, user["id"], replace("displayName", "Entra Style", op="Replace")).status_code
+
+
+@case("patch-ignored", correct=(200, "Patched"), faulty=(200, None))
+def _(c, server):
+    user = new_user(c)
+    status = patch(c, user["id"], replace("displayName", "Patched")).status_code
+    return status, c.get(f"/Users/{user['id']}").json().get("displayName")
+
+
+@case("patch-value-path-unsupported", correct=(200, "new@example.com"), faulty=(400, None))
+def _(c, server):
+    user = new_user(c)
+    response = patch(c, user["id"], replace('emails[type eq "work"].value', "new@example.com"))
+    emails = json_or_none(response).get("emails") or [{}]
+    return response.status_code, emails[0].get("value") if response.status_code == 200 else None
+
+
+@case("update-version-unchanged", correct=(True, 412), faulty=(False, 200))
+def _(c, server):
+    """The ETag changes with a write, so a write conditioned on the old one fails."""
+    created = c.post("/Users", json=user_body())
+    before = created.headers["etag"]
+    after = patch(c, created.json()["id"], replace("displayName", "Versioned")).headers["etag"]
+    stale = patch(c, created.json()["id"], replace("displayName", "Stale"), **{"If-Match": before})
+    return before != after, stale.status_code
+
+
+# ---- deactivate -----------------------------------------------------------------------------
+
+@case("deactivate-ignored", correct=(200, False), faulty=(200, True))
+def _(c, server):
+    user = new_user(c)
+    status = patch(c, user["id"], replace("active", False)).status_code
+    return status, active_of(c, user["id"])
+
+
+@case("deactivate-deletes", correct=(200, 1), faulty=(204, 0))
+def _(c, server):
+    user = new_user(c)
+    status = c.put(f"/Users/{user['id']}", json=user_body(user["userName"], active=False)).status_code
+    return status, total_found(c, f'userName eq "{user["userName"]}"')
+
+
+@case("deactivate-hidden", correct=(1, 200), faulty=(0, 200))
+def _(c, server):
+    user = new_user(c)
+    patch(c, user["id"], {"op": "replace", "value": {"active": False}})
+    return total_found(c, f'userName eq "{user["userName"]}"'), c.get(f"/Users/{user['id']}").status_code
+
+
+@case("active-string-rejected", correct=(200, 200, False), faulty=(200, 400, True))
+def _(c, server):
+    """Entra's "False" string is refused; a string "True" in another attribute is not."""
+    user = new_user(c)
+    other = patch(c, user["id"], replace("displayName", "True")).status_code
+    entra = patch(c, user["id"], replace("active", "False", op="Replace")).status_code
+    return other, entra, active_of(c, user["id"])
+
+
+@case("active-as-string", correct=("bool", "bool"), faulty=("str", "str"))
+def _(c, server):
+    user = new_user(c)
+    listed = list_users(c, f'userName eq "{user["userName"]}"').json()["Resources"][0]
+    return type(user["active"]).__name__, type(listed["active"]).__name__
+
+
+@case("active-omitted-when-false", correct=(True, False), faulty=(True, "absent"))
+def _(c, server):
+    user = new_user(c)
+    patch(c, user["id"], replace("active", False))
+    return user["active"], active_of(c, user["id"])
+
+
+@case("reactivate-ignored", correct=(False, 200, True), faulty=(False, 200, False))
+def _(c, server):
+    user = new_user(c)
+    patch(c, user["id"], replace("active", False))
+    inactive = active_of(c, user["id"])
+    status = patch(c, user["id"], {"op": "replace", "value": {"active": True}}).status_code
+    return inactive, status, active_of(c, user["id"])
+
+
+# ---- delete ---------------------------------------------------------------------------------
+
+@case("delete-soft", correct=(204, 404, 0), faulty=(204, 200, 1))
+def _(c, server):
+    user = new_user(c)
+    deleted = c.delete(f"/Users/{user['id']}").status_code
+    return deleted, c.get(f"/Users/{user['id']}").status_code, total_found(c, f'userName eq "{user["userName"]}"')
+
+
+@case("delete-twice-204", correct=(204, 404, 404), faulty=(204, 204, 204))
+def _(c, server):
+    user = new_user(c)
+    first = c.delete(f"/Users/{user['id']}").status_code
+    return first, c.delete(f"/Users/{user['id']}").status_code, c.delete(f"/Users/{MISSING_ID}").status_code
+
+
+@case("delete-200-with-body", correct=(204, b""), faulty=lambda seen: seen[0] == 200 and seen[1] != b"")
+def _(c, server):
+    user = new_user(c)
+    response = c.delete(f"/Users/{user['id']}")
+    return response.status_code, response.content
+
+
+# ---- email-domain rule ---------------------------------------------------------------------
+
+def _create_on(c: httpx.Client, domain: str) -> int:
+    return c.post("/Users", json=user_body(unique_user_name(domain=domain))).status_code
+
+
+@case("domain-subdomains-accepted", correct=400, faulty=201)
+def _(c, server):
+    return _create_on(c, "eu.example.com")
+
+
+@case("domain-suffix-match", correct=400, faulty=201)
+def _(c, server):
+    return _create_on(c, "evil-example.com")
+
+
+@case("domain-substring-match", correct=400, faulty=201)
+def _(c, server):
+    return _create_on(c, "example.com.evil.io")
+
+
+@case("domain-case-sensitive", correct=201, faulty=400)
+def _(c, server):
+    return _create_on(c, "EXAMPLE.COM")
+
+
+@case("domain-unchecked-on-update", correct=(400, 400, 400), faulty=(200, 200, 400))
+def _(c, server):
+    """A move to a foreign domain passes by PUT and PATCH; a missing userName is still refused."""
+    user = new_user(c)
+    moved = c.put(f"/Users/{user['id']}", json=user_body(unique_user_name(domain="gmail.com")))
+    patched = patch(c, user["id"], replace("userName", unique_user_name(domain="yahoo.com")))
+    nameless = {k: v for k, v in user_body().items() if k != "userName"}
+    return moved.status_code, patched.status_code, c.put(f"/Users/{user['id']}", json=nameless).status_code
+
+
+@case("domain-primary-email-unchecked", correct=(400, 400), faulty=(201, 400))
+def _(c, server):
+    foreign_email = user_body(emails=[{"value": unique_user_name(domain="gmail.com"), "primary": True}])
+    not_an_email = user_body(emails=[{"value": "not an address", "primary": True}])
+    return c.post("/Users", json=foreign_email).status_code, c.post("/Users", json=not_an_email).status_code
+
+
+@case("domain-wrong-error", correct=(400, "invalidValue", 400), faulty=(403, None, 400))
+def _(c, server):
+    """A foreign domain is a 403; a userName that is no email at all is still 400."""
+    foreign = c.post("/Users", json=user_body(unique_user_name(domain="gmail.com")))
+    shapeless = c.post("/Users", json=user_body("no-at-sign"))
+    return foreign.status_code, foreign.json().get("scimType"), shapeless.status_code
+
+
+# ---- guests ---------------------------------------------------------------------------------
+
+@case("guests-listed", correct=False, faulty=True)
+def _(c, server):
+    guests = {g.id for g in server.tenant.guests}
+    listed = {u["id"] for u in list_users(c, startIndex=1, count=100).json()["Resources"]}
+    return guests <= listed
+
+
+@case("guests-found-by-filter", correct=0, faulty=1)
+def _(c, server):
+    return total_found(c, f'userName eq "{server.tenant.guests[0].userName}"')
+
+
+@case("guests-readable-by-id", correct=404, faulty=200)
+def _(c, server):
+    return c.get(f"/Users/{server.tenant.guests[0].id}").status_code
+
+
+@case("guests-writable-by-id", correct=(404, 404, 404), faulty=(200, 200, 204))
+def _(c, server):
+    guest = server.tenant.guests[1]
+    put = c.put(f"/Users/{guest.id}", json=user_body(guest.userName)).status_code
+    patched = patch(c, guest.id, replace("displayName", "Promoted")).status_code
+    return put, patched, c.delete(f"/Users/{guest.id}").status_code
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+@case("errors-status-integer", correct=("404", "409"), faulty=(404, 409))
+def _(c, server):
+    missing = c.get(f"/Users/{MISSING_ID}").json()
+    body = user_body()
+    c.post("/Users", json=body)
+    return missing["status"], c.post("/Users", json=body).json()["status"]
+
+
+@case("errors-not-scim", correct=([ERROR_URN], False), faulty=(None, True))
+def _(c, server):
+    body = c.get(f"/Users/{MISSING_ID}").json()
+    return body.get("schemas"), "errors" in body
+
+
+@case("errors-html-404", correct=(404, "application/scim+json"), faulty=(404, "text/html"))
+def _(c, server):
+    response = c.get(f"/Users/{MISSING_ID}")
+    return response.status_code, media_type(response)
+
+
+@case("errors-malformed-json-500", correct=(400, 400), faulty=(500, 400))
+def _(c, server):
+    malformed = c.post("/Users", content=b'{"userName": "broken@example.com",')
+    empty = c.post("/Users", content=b"")
+    return malformed.status_code, empty.status_code
+
+
+@case("responses-application-json", correct=("application/scim+json",) * 3, faulty=("application/json",) * 3)
+def _(c, server):
+    user = c.post("/Users", json=user_body())
+    return media_type(user), media_type(c.get("/Users")), media_type(c.get(f"/Users/{MISSING_ID}"))
+
+
+# ---- discovery ------------------------------------------------------------------------------
+
+@case("discovery-spc-missing", correct=200, faulty=404)
+def _(c, server):
+    return c.get("/ServiceProviderConfig").status_code
+
+
+@case("discovery-spc-wrong-schema", correct=(True, True), faulty=(False, False))
+def _(c, server):
+    body = c.get("/ServiceProviderConfig").json()
+    return body["schemas"] == [SPC_URN], "bulk" in body
+
+
+@case("discovery-patch-unadvertised", correct=(True, 200), faulty=(False, 200))
+def _(c, server):
+    user = new_user(c)
+    advertised = c.get("/ServiceProviderConfig").json()["patch"]["supported"]
+    return advertised, patch(c, user["id"], replace("displayName", "Patchable")).status_code
+
+
+@case("discovery-schemas-bare-array", correct=("dict", "dict"), faulty=("list", "list"))
+def _(c, server):
+    return type(c.get("/Schemas").json()).__name__, type(c.get("/ResourceTypes").json()).__name__
+
+
+# ---- an IdP-like flow that no fault may answer with a 5xx ----------------------------------
+
+# The flow steps where a fault's description claims a 500.
+CLAIMED_500 = {"filter-invalid-500": {"invalid filter"}, "errors-malformed-json-500": {"malformed body"}}
+
+
+def smoke_flow(c: httpx.Client, server: ReferenceServer) -> list[tuple[str, int]]:
+    """Okta-, Entra- and OneLogin-shaped requests, tolerant of whatever a fault answers.
+    Returns (step, status) for every request."""
+    seen: list[tuple[str, int]] = []
+
+    def step(name: str, response: httpx.Response) -> httpx.Response:
+        seen.append((name, response.status_code))
+        return response
+
+    name = unique_user_name()
+    for path in ("/ServiceProviderConfig", "/Schemas"):
+        step(f"GET {path}", c.get(path))
+    step("probe", c.get(filter_url(f'userName eq "{name}"')))
+    step("probe with +", c.get(filter_url(f'userName eq "{name}"', plus=True)))
+    body = user_body(name, password="Tr0ub4dor&3", title="Engineer", **{ENTERPRISE_USER: {"department": "R&D"}})
+    created = step("create", c.post("/Users", json=body))
+    step("duplicate", c.post("/Users", json=body))
+    step("create as application/json", c.post("/Users", json=user_body(), headers={"Content-Type": "application/json"}))
+    step("foreign domain", c.post("/Users", json=user_body(unique_user_name(domain="gmail.com"))))
+    step("list", c.get("/Users"))
+    step("page", c.get("/Users?startIndex=2&count=1"))
+    step("bad count", c.get("/Users?count=many"))
+    step("invalid filter", c.get(filter_url("userName eq")))
+    step("malformed body", c.post("/Users", content=b"{not json"))
+    user = json_or_none(created) if created.status_code in (200, 201) else None
+    uid = user.get("id") if isinstance(user, dict) else None
+    guest = server.tenant.guests[0]
+    refused = [("GET", "/Users", None), ("GET", "/Users", None), ("GET", "/ServiceProviderConfig", None),
+               ("GET", f"/Users/{guest.id}", None), ("POST", "/Users", b"{not json"),
+               ("POST", "/Users", user_body(password="x", groups=[]))]
+    if uid is not None:
+        refused += [("PATCH", f"/Users/{uid}", patch_body({"op": "replace", "value": {"active": False}})),
+                    ("DELETE", f"/Users/{uid}", None)]
+    with anonymous_client(server) as anonymous, anonymous_client(server, "Bearer wrong") as wrong:
+        for i, (method, path, payload) in enumerate(refused):
+            kind = "content" if isinstance(payload, bytes) else "json"
+            other = (anonymous, wrong)[i % 2]  # no token, a wrong token, in turn
+            step(f"unauthenticated {method} {path}", other.request(method, path, **{kind: payload}))
+    if uid is not None:
+        read = step("get", c.get(f"/Users/{uid}"))
+        etag = read.headers.get("etag", "*")
+        step("get if-none-match", c.get(f"/Users/{uid}", headers={"If-None-Match": etag}))
+        current = json_or_none(read) if read.status_code == 200 else None
+        step("put read-modify-write", c.put(f"/Users/{uid}", json={**(current or body), "displayName": "RMW"}))
+        step("put active string", c.put(f"/Users/{uid}", json=user_body(name, active="False")))
+        step("patch if-match", patch(c, uid, replace("title", "Staff"), **{"If-Match": etag}))
+        step("patch entra", patch(c, uid, replace("active", "True", op="Replace"),
+                                  replace('emails[type eq "work"].value', name, op="Replace")))
+        step("patch okta deactivate", patch(c, uid, {"op": "replace", "value": {"active": False}}))
+        step("patch reactivate", patch(c, uid, replace("active", True)))
+        step("patch extension", patch(c, uid, replace(f"{ENTERPRISE_USER}:department", "Ops")))
+        step("delete", c.delete(f"/Users/{uid}"))
+        step("delete again", c.delete(f"/Users/{uid}"))
+    step("get guest", c.get(f"/Users/{guest.id}"))
+    step("patch guest", patch(c, guest.id, replace("displayName", "G")))
+    step("unknown id", c.get(f"/Users/{MISSING_ID}"))
+    return seen
+
+
+def assert_unauthenticated_refused(seen: list[tuple[str, int]]) -> None:
+    """Every unauthenticated request answered 401, and the PATCH/DELETE tried did nothing."""
+    refused = [(step, status) for step, status in seen if step.startswith("unauthenticated")]
+    assert refused and all(status == 401 for _, status in refused), refused
+    assert dict(seen).get("get", 200) == 200, seen
+
+
+def assert_no_unclaimed_5xx(fault: str | None, seen: list[tuple[str, int]]) -> None:
+    claimed = CLAIMED_500.get(fault or "", set())
+    unclaimed = [(step, status) for step, status in seen
+                 if status >= 500 and step not in claimed]
+    assert not unclaimed, f"{fault}: unclaimed server errors {unclaimed}"
+
+
+# ---- the tests ------------------------------------------------------------------------------
+
+def test_every_fault_has_a_scenario():
+    assert sorted(SCENARIOS) == sorted(FAULTS)
+
+
+def test_every_capability_has_at_least_two_faults():
+    for capability in CAPABILITIES:
+        names = [f.name for f in FAULTS.values() if f.capability == capability]
+        assert len(names) >= 2, (capability, names)
+    assert {f.capability for f in FAULTS.values()} <= set(CAPABILITIES)
+
+
+def test_every_fault_is_described():
+    for fault in FAULTS.values():
+        assert fault.description and fault.description.endswith((".", ")")), fault.name
+        assert fault.name == fault.name.lower() and " " not in fault.name, fault.name
+
+
+def test_unknown_fault_is_a_key_error():
+    with pytest.raises(KeyError, match="nope"):
+        layers_for(["nope"])
+    with pytest.raises(KeyError, match="nope"):
+        layers_for(["delete-soft", "nope"])
+
+
+def test_layers_are_fresh_per_server():
+    first, second = layers_for(["paging-unstable-order"]), layers_for(["paging-unstable-order"])
+    assert first[0] is not second[0]
+
+
+def test_list_faults_cli_lists_every_fault():
+    result = subprocess.run([sys.executable, "-m", "scimcert.reference", "--list-faults"],
+                            capture_output=True, text=True, timeout=60, check=True)
+    listed = {line.split()[1]: line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    assert listed == {f.name: f.capability for f in FAULTS.values()}
+
+
+@pytest.fixture(scope="module")
+def correct(server):
+    """A client of the module's correct server, kept for every scenario."""
+    with scim_client(server) as c:
+        yield c
+
+
+def test_smoke_flow_on_the_correct_server(server, correct):
+    seen = smoke_flow(correct, server)
+    assert_no_unclaimed_5xx(None, seen)
+    assert_unauthenticated_refused(seen)
+    statuses = dict(seen)
+    assert statuses["invalid filter"] == 400 and statuses["malformed body"] == 400
+
+
+@pytest.fixture(scope="module")
+def started(tenant):
+    """`started(*faults)`: a running faulty server, stopped in the background after the test
+    (uvicorn takes ~0.15 s to stop, more than the scenario itself)."""
+    with ThreadPoolExecutor(max_workers=4) as stopper:
+        @contextlib.contextmanager
+        def start(*names: str):
+            running = faulty_server(tenant, *names).start()
+            try:
+                yield running
+            finally:
+                stopper.submit(running.stop)
+        yield start
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_fault_changes_behaviour(name: str, server: ReferenceServer, correct: httpx.Client, started):
+    scenario = SCENARIOS.get(name)
+    assert scenario is not None, f"fault {name} has no scenario in tests/test_reference_faults.py"
+    expected = scenario.scenario(correct, server)
+    assert matches(expected, scenario.correct), f"{name}: the correct server gave {expected!r}"
+    with started(name) as faulty, scim_client(faulty) as c:
+        observed = scenario.scenario(c, faulty)
+        assert matches(observed, scenario.faulty), f"{name}: the faulty server gave {observed!r}"
+        assert observed != expected
+        seen = smoke_flow(c, faulty)
+    assert_no_unclaimed_5xx(name, seen)
+    if FAULTS[name].capability != "token":  # only token faults may let anyone in
+        assert_unauthenticated_refused(seen)
+
+
+# Faults that keep a shared generator or replace the store: hammer them from several clients.
+@pytest.mark.parametrize("name", ["paging-unstable-order", "create-duplicate-allowed", "filter-username-case-sensitive",
+                                  "guests-listed"])
+def test_fault_is_safe_under_concurrent_requests(name: str, started):
+    with started(name) as faulty:
+        def run(_: int) -> list[tuple[str, int]]:
+            with scim_client(faulty) as c:
+                return smoke_flow(c, faulty)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for seen in pool.map(run, range(4)):
+                assert_no_unclaimed_5xx(name, seen)
+
+
+def test_duplicates_stay_consistent_under_concurrent_creates(started):
+    """create-duplicate-allowed: concurrent creates of one userName all succeed, and every copy
+    is listed, readable and deletable."""
+    with started("create-duplicate-allowed") as faulty:
+        body = user_body()
+
+        def create(_: int) -> int:
+            with scim_client(faulty) as c:
+                return c.post("/Users", json=body).status_code
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert list(pool.map(create, range(8))) == [201] * 8
+        with scim_client(faulty) as c:
+            found = list_users(c, f'userName eq "{body["userName"]}"').json()
+            assert found["totalResults"] == 8 and len({u["id"] for u in found["Resources"]}) == 8
+            walked = [list_users(c, startIndex=i, count=1).json()["Resources"][0]["id"] for i in range(1, 10)]
+            assert len(set(walked)) == 9  # Ada and the eight copies, each once
+            assert [c.delete(f"/Users/{u['id']}").status_code for u in found["Resources"]] == [204] * 8
+            assert list_users(c).json()["totalResults"] == 1
+
+
+def test_guests_listed_pages_hold_every_guest_and_user_once(started, tenant: Tenant):
+    with started("guests-listed") as faulty, scim_client(faulty) as c:
+        for _ in range(3):
+            create_user(c)
+        pages = [list_users(c, startIndex=i, count=2).json() for i in (1, 3, 5, 7)]
+        ids = [u["id"] for page in pages for u in page["Resources"]]
+        assert ids[:2] == [g.id for g in tenant.guests]
+        assert len(ids) == len(set(ids)) == 6  # two guests, Ada, three new users
+        assert {page["totalResults"] for page in pages} == {6}
+        assert [page["startIndex"] for page in pages] == [1, 3, 5, 7]
+
+
+# ---- the layer machinery --------------------------------------------------------------------
+
+def test_oversized_bodies_reach_the_servers_limit_through_a_fault(started, tenant: Tenant):
+    """A Rewrite does not buffer past the body limit: the server answers 413, and the fault still
+    rewrites that answer."""
+    big = b'{"userName": "' + b"x" * tenant.options.maxBodyBytes + b'@example.com"}'
+    with started("errors-status-integer") as faulty, scim_client(faulty) as c:
+        declared = c.post("/Users", content=big)
+        streamed = c.post("/Users", content=iter([big[:4096], big[4096:]]))  # chunked, no Content-Length
+        for response in (declared, streamed):
+            assert response.status_code == 413 and response.json()["status"] == 413, response.text
+        assert c.get("/Users").status_code == 200
+
+
+def test_a_crash_behind_a_fault_still_answers_the_servers_scim_500(tenant: Tenant, capfd):
+    def on_fire(user_id: str) -> dict:
+        raise RuntimeError("the store is on fire")
+
+    crash = Rewrite(adjust=lambda state: setattr(state.store, "get", on_fire))
+    with ReferenceServer(tenant, layers=[*layers_for(["responses-application-json"]), crash]) as running:
+        with scim_client(running) as c:
+            response = c.get(f"/Users/{MISSING_ID}")
+            assert response.status_code == 500 and media_type(response) == "application/json"
+            assert response.json()["schemas"] == [ERROR_URN]
+        with scim_client(running) as fresh:  # uvicorn closes a connection whose app raised, fault or not
+            assert fresh.get("/Users").status_code == 200
+    assert "the store is on fire" in capfd.readouterr().err  # still logged, as without the fault
