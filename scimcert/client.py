@@ -20,7 +20,7 @@ from .profiles import Request
 from .redact import Redactor
 from .validation import Violation, validate
 
-BODY_CAP = 64 * 1024  # bytes of a response body kept as evidence
+BODY_CAP = 64 * 1024  # bytes of a response body kept as evidence (the whole body is parsed)
 _NOT_JSON = object()
 
 
@@ -186,14 +186,14 @@ class ScimClient:
         try:
             payload = raw if raw is not None else (body.encode("utf-8") if body is not None else None)
             response = self._http.request(method, url, headers=headers, content=payload)
-            data = response.content[:BODY_CAP]
+            data = response.content
         except httpx.HTTPError as exc:
             exchange.error = self.redact(f"{type(exc).__name__}: {exc}")
             exchange._parsed = _NOT_JSON
         else:
             exchange.status = response.status_code
             exchange.response_headers = {k.lower(): self.redact.header(k, v) for k, v in response.headers.items()}
-            exchange.response_text = self.redact(data.decode("utf-8", "replace"))
+            exchange.response_text = self.redact(data[:BODY_CAP].decode("utf-8", "replace"))
             exchange._parsed = _parse(data)
             path = httpx.URL(url).path
             exchange.kind = response_kind(method, path, response.status_code)

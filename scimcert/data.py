@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from faker import Faker
 
 PREFIX = "scimcert"
+LOCALES = ("en_US", "de_DE", "fr_FR", "ga_IE")
 # Names that break naive endpoints: apostrophes, diacritics, non-Latin scripts, hyphens.
 HARD_NAMES = [("Zoë", "O'Brien"), ("Łukasz", "Żółć-Ångström"), ("Siobhán", "Ní Dhomhnaill"), ("José", "Muñoz"),
               ("Dvořák", "Šťastný"), ("Ólafur", "Þórsson"), ("Αλέξανδρος", "Παπαδόπουλος"), ("Наталья", "Иванова")]
@@ -50,8 +51,9 @@ class UserFactory:
     def __init__(self, seed: int, check_id: str, domain: str):
         digest = int(hashlib.sha256(f"{seed}:{check_id}".encode()).hexdigest()[:12], 16)
         self.random = random.Random(digest)
-        self.faker = Faker(["en_US", "de_DE", "fr_FR", "ga_IE"])
-        self.faker.seed_instance(digest)
+        self.fakers = [Faker(locale) for locale in LOCALES]  # one per locale: multi-locale Faker is not seedable
+        for faker in self.fakers:
+            faker.seed_instance(digest)
         self.tag = run_tag(seed)
         self.check = format(digest % 36**4, "x")
         self.domain = domain
@@ -60,7 +62,8 @@ class UserFactory:
     def _names(self) -> tuple[str, str]:
         if self.random.random() < 0.4:
             return self.random.choice(HARD_NAMES)
-        return self.faker.first_name(), self.faker.last_name()
+        faker = self.random.choice(self.fakers)
+        return faker.first_name(), faker.last_name()
 
     def local_part(self, given: str) -> str:
         self.count += 1

@@ -214,7 +214,10 @@ class ConformancePlugin:
                     verdict.skipped.setdefault(requirement.id, skip.msg)
             raise
         finally:
-            item.user_properties.append((RECORD, json.dumps(self._record(item, verdict))))
+            results = verdict.results()
+            item.user_properties += [(f"requirement {r['requirement']}", f"{r['level']} {r['outcome']}")
+                                     for r in results]
+            item.user_properties.append((RECORD, json.dumps(self._record(item, verdict, results))))
         self._attach_allure(item, verdict)
         if verdict.failures:
             raise ConformanceFailure("\n" + verdict.report(verdict.failures))
@@ -223,10 +226,10 @@ class ConformancePlugin:
         return result
 
     @staticmethod
-    def _record(item: pytest.Item, verdict: Verdict) -> dict:
+    def _record(item: pytest.Item, verdict: Verdict, results: list[dict]) -> dict:
         doc = (getattr(item, "obj", None).__doc__ or "").strip().split("\n\n")[0] if hasattr(item, "obj") else ""
         return {"nodeid": item.nodeid, "check": getattr(item, "originalname", item.name), "idp": _idp_of(item),
-                "doc": " ".join(doc.split()), "requirements": verdict.results(),
+                "doc": " ".join(doc.split()), "requirements": results,
                 "exchanges": [e.record() for e in verdict.exchanges]}
 
     def _attach_allure(self, item: pytest.Item, verdict: Verdict) -> None:
@@ -260,10 +263,7 @@ class ConformancePlugin:
         blobs = [v for k, v in report.user_properties if k == RECORD]
         report.user_properties[:] = [(k, v) for k, v in report.user_properties if k != RECORD]
         if blobs and report.when == "call":
-            record = json.loads(blobs[-1])
-            self.run.add_record(record, report.outcome, report.duration)
-            report.user_properties += [(f"requirement {r['requirement']}", f"{r['level']} {r['outcome']}")
-                                       for r in record["requirements"]]
+            self.run.add_record(json.loads(blobs[-1]), report.outcome, report.duration)
         elif report.skipped and report.when in ("setup", "call"):
             properties = dict(report.user_properties)
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)

@@ -14,6 +14,7 @@ from importlib import metadata
 
 from . import __version__
 from .profiles import profiles
+from .reference.tenant import Tenant
 from .requirements import CAPABILITIES, catalogue
 from .schemas import describe, errors
 
@@ -99,9 +100,11 @@ def document(run, exit_status: int) -> dict:
 
 def _target(run) -> dict:
     settings = run.settings
+    embedded = "base_url" not in settings
+    domains = list(Tenant.load().domains) if embedded else settings.get("org_domains", [])
     return {"baseUrl": settings.get("base_url", "embedded reference server"),
-            "embedded": "base_url" not in settings, "idps": _idps(run),
-            "orgDomains": settings.get("org_domains", []), "variants": settings.get("variants", {}),
+            "embedded": embedded, "idps": _idps(run),
+            "orgDomains": domains, "variants": settings.get("variants", {}),
             "referenceFaults": settings.get("reference_faults", [])}
 
 
@@ -141,7 +144,9 @@ def render_html(doc: dict) -> str:
     names = {p.id: p.name for p in profiles().values()}
     out = [f"<!doctype html><html lang=en><meta charset=utf-8><title>scimcert conformance report</title>",
            f"<style>{_CSS}</style><body><h1>SCIM conformance report</h1>",
-           f"<p class=meta>Target {_e(doc['target']['baseUrl'])} · IdPs {_e(', '.join(names.get(i, i) for i in idps))}"
+           f"<p class=meta>Target {_e(doc['target']['baseUrl'])}"
+           + (f" with faults {_e(', '.join(doc['target']['referenceFaults']))}" if doc['target'].get('referenceFaults') else "")
+           + f" · IdPs {_e(', '.join(names.get(i, i) for i in idps))}"
            f" · seed {doc['seed']} · scimcert {_e(doc['tool']['version'])} · {_e(doc['generated'])}</p>",
            f"<p><span class='verdict {doc['verdict']}'>{doc['verdict']}</span> "
            f"{doc['summary']['mustFailed']} MUST requirement result(s) failed; "
@@ -174,32 +179,44 @@ def render_html(doc: dict) -> str:
     return "".join(out)
 
 
+EXAMPLES = 3  # evidence blocks shown per requirement; the rest are counted
+
+
 def _findings_html(doc: dict, outcome: str, title: str) -> list[str]:
-    out = []
+    by_requirement: dict[str, list[tuple[dict, dict]]] = defaultdict(list)
     for check in doc["checks"]:
         for result in check["requirements"]:
-            if result["outcome"] != outcome:
-                continue
-            requirement = doc["requirements"][result["requirement"]]
-            for finding in (f for f in result["findings"] if not f["ok"]):
-                exchange = finding.get("exchange") or {}
-                out.append(
-                    f"<div class='failure{' warn' if outcome == 'warning' else ''}'>"
-                    f"<h3><code>{_e(result['requirement'])}</code> {_e(requirement['level'])} · "
-                    f"{_e(check['idp'] or 'rfc')} · {_e(check['check'])}</h3>"
-                    f"<p>{_e(requirement['statement'])}<br><span class=meta>Source: {_e(requirement['source'])}</span></p>"
-                    f"<p>{_e(finding['message'])}</p>"
-                    f"<table><tr><th>expected</th><td>{_e(finding['expected'])}</td></tr>"
-                    f"<tr><th>actual</th><td>{_e(finding['actual'])}</td></tr></table>")
-                if exchange:
-                    out.append(
-                        f"<p><b>Request</b> {_e(exchange['method'])} {_e(exchange['url'])}</p>"
-                        + (f"<pre>{_e(exchange['requestBody'])}</pre>" if exchange.get("requestBody") else "")
-                        + f"<p><b>Response</b> {_e(exchange['status'] if exchange['status'] is not None else exchange['error'])}</p>"
-                        f"<pre>{_e((exchange['responseBody'] or '')[:1500])}</pre>"
-                        f"<p><b>Reproduce</b></p><pre>{_e(exchange['curl'])}</pre>")
-                out.append("</div>")
+            if result["outcome"] == outcome:
+                by_requirement[result["requirement"]] += [(check, f) for f in result["findings"] if not f["ok"]]
+    out = []
+    for requirement_id, findings in by_requirement.items():
+        requirement = doc["requirements"][requirement_id]
+        checks = sorted({f"{c['idp'] or 'rfc'} · {c['check']}" for c, _ in findings})
+        out.append(f"<div class='failure{' warn' if outcome == 'warning' else ''}'>"
+                   f"<h3><code>{_e(requirement_id)}</code> {_e(requirement['level'])} · {len(findings)} finding(s)</h3>"
+                   f"<p>{_e(requirement['statement'])}<br><span class=meta>Source: {_e(requirement['source'])}"
+                   f"<br>Checks: {_e(', '.join(checks))}</span></p>")
+        for check, finding in findings[:EXAMPLES]:
+            out.append(_finding_html(check, finding))
+        if len(findings) > EXAMPLES:
+            out.append(f"<p class=meta>… and {len(findings) - EXAMPLES} more finding(s) like these "
+                       "(all in conformance.json)</p>")
+        out.append("</div>")
     return ([f"<h2>{_e(title)}</h2>"] + out) if out else []
+
+
+def _finding_html(check: dict, finding: dict) -> str:
+    exchange = finding.get("exchange") or {}
+    parts = [f"<h4>{_e(check['idp'] or 'rfc')} · {_e(check['check'])}: {_e(finding['message'])}</h4>",
+             f"<table><tr><th>expected</th><td>{_e(finding['expected'])}</td></tr>"
+             f"<tr><th>actual</th><td>{_e(finding['actual'])}</td></tr></table>"]
+    if exchange:
+        answer = exchange["status"] if exchange["status"] is not None else exchange["error"]
+        parts += [f"<p><b>Request</b> {_e(exchange['method'])} {_e(exchange['url'])}</p>",
+                  f"<pre>{_e(exchange['requestBody'])}</pre>" if exchange.get("requestBody") else "",
+                  f"<p><b>Response</b> {_e(answer)}</p><pre>{_e((exchange['responseBody'] or '')[:1500])}</pre>",
+                  f"<p><b>Reproduce</b></p><pre>{_e(exchange['curl'])}</pre>"]
+    return "".join(parts)
 
 
 def _skips_html(doc: dict) -> list[str]:

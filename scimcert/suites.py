@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 
 from .client import Exchange
-from .profiles import ProfileError
+from .profiles import ProfileError, profiles
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 def dig(value: Any, *path: str | int) -> Any:
@@ -116,3 +117,13 @@ def number(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
+
+
+def step_variants(step: str) -> list[str]:
+    """Every variant any profile has for `step`, to parametrize a check over the shapes IdPs send
+    (Okta deactivateUser: default = OIN path-less PATCH, put = AIW PUT). Skip per IdP with `idp.variants`."""
+    found: list[str] = []
+    for profile in profiles().values():
+        if profile.has(step):
+            found += [v for v in profile.variants(step) if v not in found]
+    return found

@@ -98,8 +98,16 @@ def _violation(error: ValidationError, name: str) -> Violation:
     )
 
 
+MESSAGE_CAP = 300  # jsonschema quotes the offending value whole: a root-level error would quote the body
+
+
 def _message(error: ValidationError) -> str:
-    """jsonschema's message, reworded where it would be cryptic for this project's schemas."""
+    """jsonschema's message, reworded where it would be cryptic, and capped in length."""
+    text = _reworded(error)
+    return text if len(text) <= MESSAGE_CAP else f"{text[:200]} … {text[-80:]}"
+
+
+def _reworded(error: ValidationError) -> str:
     keyword, value, schema = error.validator, error.validator_value, error.schema
     if keyword == "not" and value == {}:  # "password": {"not": {}}: the member must be absent
         name = error.absolute_path[-1] if error.absolute_path else "value"

@@ -517,6 +517,15 @@ def _(c, server):
     return put, patched, c.delete(f"/Users/{guest.id}").status_code
 
 
+@case("guests-creatable", correct=(400, 0), faulty=(201, 1))
+def _(c, server):
+    """A guest's address is created as a member; the other foreign addresses stay refused."""
+    guest = server.tenant.guests[0]
+    created = c.post("/Users", json=user_body(guest.userName)).status_code
+    c.post("/Users", json=user_body(unique_user_name(domain="gmail.com")))
+    return created, total_found(c, f'userName eq "{guest.userName}"')
+
+
 # ---- errors ---------------------------------------------------------------------------------
 
 @case("errors-status-integer", correct=("404", "409"), faulty=(404, 409))

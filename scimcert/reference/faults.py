@@ -955,6 +955,20 @@ def _guest_writable():
     return Rewrite(on_request)
 
 
+@fault("guests-creatable", "guests",
+       "POST /Users with a guest's email creates a member: the domain rule exempts known guests' addresses.")
+def _guest_creatable():
+    def adjust(state: ServerState) -> None:
+        guests = {g.userName.casefold() for g in state.store.guests.values()}
+
+        def check_address(policy: Policy, label: str, address: object) -> None:
+            if not (isinstance(address, str) and address.casefold() in guests):
+                Policy.check_address(policy, label, address)
+
+        state.policy = with_methods(state.policy, check_address=check_address)
+    return Rewrite(adjust=adjust)
+
+
 # ---- errors ---------------------------------------------------------------------------------
 
 @fault("errors-status-integer", "errors",

@@ -27,8 +27,22 @@ def _parse_json(raw: bytes) -> Any:
         return None
 
 
+class JsonBody:
+    """`body`: the parsed JSON of `raw_body` (None when absent or not JSON). A copy: assign it back to change it."""
+
+    raw_body: bytes
+
+    @property
+    def body(self) -> Any:
+        return _parse_json(self.raw_body)
+
+    @body.setter
+    def body(self, value: Any) -> None:
+        self.raw_body = json.dumps(value).encode("utf-8")
+
+
 @dataclass
-class Exchange:
+class Exchange(JsonBody):
     """A request as a fault sees it. `path` is relative to the base path (e.g. '/Users/abc').
 
     Changes to `method`, `path`, `query`, `headers` and the body are what the server receives.
@@ -43,15 +57,6 @@ class Exchange:
     raw_query: str = ""
     state: Any = None
     notes: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def body(self) -> Any:
-        """The JSON body, or None when absent or not JSON. A copy: assign it back to change it."""
-        return _parse_json(self.raw_body)
-
-    @body.setter
-    def body(self, value: Any) -> None:
-        self.raw_body = json.dumps(value).encode("utf-8")
 
     def param(self, name: str) -> str | None:
         return next((v for k, v in self.query if k == name), None)
@@ -75,21 +80,12 @@ class Exchange:
 
 
 @dataclass
-class Answer:
+class Answer(JsonBody):
     """A response as a fault sees it; `body` is parsed JSON when the response was JSON."""
 
     status: int
     headers: MutableHeaders
     raw_body: bytes = b""
-
-    @property
-    def body(self) -> Any:
-        """The JSON body, or None. A copy: assign it back to change it."""
-        return _parse_json(self.raw_body)
-
-    @body.setter
-    def body(self, value: Any) -> None:
-        self.raw_body = json.dumps(value).encode("utf-8")
 
     @classmethod
     def json(cls, status: int, body: Any, content_type: str = SCIM_JSON, **headers: str) -> "Answer":

@@ -1,0 +1,127 @@
+"""Deactivation checks: the IdP's deactivation in each of its shapes, the user still readable and findable
+with active false, and reactivation on the same id (or its refusal where the target declares it)."""
+
+from __future__ import annotations
+
+import pytest
+
+from scimcert.suites import dig, given_user, is_scim_error, named, step_variants, variant, write_request
+
+SHAPES = step_variants("deactivateUser")
+
+
+def _applies(idp, target, shape: str) -> None:
+    """Skip a shape the IdP never sends, or one the target's configuration rules out."""
+    if not idp.has("deactivateUser") or shape not in idp.variants("deactivateUser"):
+        pytest.skip(f"{idp.name} has no '{shape}' deactivation")
+    chosen = target.variants.get("deactivateUser")
+    if chosen and chosen != shape:
+        pytest.skip(f"the target declares deactivateUser={chosen}: "
+                    f"its {idp.name} app does not send the '{shape}' shape")
+
+
+def _reads_as(value: object, wanted: bool) -> bool:
+    """Whether `value` is `wanted`, as a lenient reader takes it (a boolean, or the string "true"/"false").
+    The representation itself (a JSON boolean, present) is judged by deactivate.readable and schema.*."""
+    return value is wanted or (isinstance(value, str) and value.strip().lower() == str(wanted).lower())
+
+
+def _active(body: object) -> object:
+    if not isinstance(body, dict):
+        return "(not a JSON object)"
+    return body["active"] if "active" in body else "(absent)"
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.requirement("deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter")
+def test_deactivated_user_stays_readable(idp, client, verdict, target, users, shape):
+    """Creates a user, sends the IdP's deactivation in this shape (Okta OIN: path-less PATCH replace
+    {active: false}; Okta AIW: GET, then PUT of the whole user with active false), then reads the
+    user by id and by the IdP's userName filter.
+
+    Verifies: the deactivation answers 200 with the user or 204, GET /Users/{id} then answers 200 with
+    active present as the boolean false, and the userName filter still finds exactly that user,
+    inactive (okta.md §6.1–6.3, Okta CRUD steps 11 and 19).
+    """
+    _applies(idp, target, shape)
+    new, user_id = given_user(client, idp, users)
+    request = write_request(client, idp, "deactivateUser", user_id, {"active": False}, shape)
+    answer = client.send(request)
+    verdict.require("deactivate.accepted", answer.status in request.accepts, "the deactivation succeeds",
+                    expected=request.accepts, actual=answer.status or answer.error, exchange=answer)
+    if answer.status == 200:
+        verdict.check("deactivate.accepted", not _reads_as(dig(answer.json, "active"), True),
+                      "the 200 answer shows the user after the change, not still active",
+                      expected="active false", actual=_active(answer.json), exchange=answer)
+
+    read = client.send(idp.request("getUser", id=user_id))
+    verdict.check("deactivate.readable", read.status == 200, "the deactivated user is still readable by id",
+                  expected=200, actual=read.status or read.error, exchange=read)
+    if read.status == 200:
+        verdict.check("deactivate.readable", dig(read.json, "active") is False,
+                      "GET shows active as the JSON boolean false",
+                      expected=False, actual=_active(read.json), exchange=read)
+
+    found = client.send(idp.request("findUser", userName=new.userName))
+    matches = named(found, new.userName)
+    ids = [str(r.get("id")) for r in matches]
+    verdict.check("deactivate.found-by-filter", found.status == 200 and ids == [user_id],
+                  "the userName filter finds the deactivated user, once, under its id",
+                  expected=f"200 with one resource, id {user_id}",
+                  actual=f"{found.status or found.error}; ids found: {ids}", exchange=found)
+    for resource in matches:
+        verdict.check("deactivate.found-by-filter", not _reads_as(resource.get("active"), True),
+                      "the user found by the filter is inactive",
+                      expected="active false", actual=_active(resource), exchange=found)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.requirement("deactivate.reactivate")
+def test_reactivation(idp, client, verdict, target, users, shape):
+    """Creates and deactivates a user (in this shape), then sends the IdP's reactivation in the same
+    shape (Okta OIN: path-less PATCH replace {active: true}; AIW: GET, then PUT with active true),
+    and reads the user back.
+
+    Verifies: where the target supports reactivation, it answers 200 or 204 and GET shows active true on
+    the same id with userName and name kept; where it declares reactivation refused (SCIM_REACTIVATION),
+    the answer is a 4xx SCIM Error and the user stays inactive (Okta CRUD step 15, test plan C9293,
+    asana.md §6).
+    """
+    _applies(idp, target, shape)
+    _, user_id = given_user(client, idp, users)
+    off_request = write_request(client, idp, "deactivateUser", user_id, {"active": False}, shape)
+    off = client.send(off_request)
+    before = client.send(idp.request("getUser", id=user_id))
+    if off.status not in off_request.accepts or before.status != 200 or _reads_as(dig(before.json, "active"), True):
+        pytest.skip(f"precondition failed: the user could not be deactivated (deactivation answered "
+                    f"{off.status or off.error}, GET answered {before.status or before.error} with active "
+                    f"{_active(before.json)}; judged by deactivate.accepted and deactivate.readable)")
+
+    back = shape if idp.has("reactivateUser") and shape in idp.variants("reactivateUser") \
+        else variant(target, "reactivateUser")
+    request = write_request(client, idp, "reactivateUser", user_id, {"active": True}, back)
+    answer = client.send(request)
+    after = client.send(idp.request("getUser", id=user_id))
+
+    if target.reactivation == "refused":
+        verdict.check("deactivate.reactivate", answer.status is not None and 400 <= answer.status < 500
+                      and is_scim_error(answer),
+                      "the target declares reactivation refused: the request is refused with a SCIM Error",
+                      expected="4xx with a SCIM Error body", actual=answer.excerpt(200), exchange=answer)
+        verdict.check("deactivate.reactivate", after.status == 200 and not _reads_as(dig(after.json, "active"), True),
+                      "after the refused reactivation the user is still readable and inactive",
+                      expected="200 with active false",
+                      actual=f"{after.status or after.error}, active {_active(after.json)}", exchange=after)
+        return
+
+    verdict.require("deactivate.reactivate", answer.status in request.accepts, "the reactivation succeeds",
+                    expected=f"{list(request.accepts)} (or declare SCIM_REACTIVATION=refused if the target refuses it)",
+                    actual=answer.status or answer.error, exchange=answer)
+    verdict.require("deactivate.reactivate", after.status == 200, "the reactivated user is readable by its id",
+                    expected=200, actual=after.status or after.error, exchange=after)
+    verdict.check("deactivate.reactivate", _reads_as(dig(after.json, "active"), True), "GET shows the user active",
+                  expected=True, actual=_active(after.json), exchange=after)
+    for path in (("id",), ("userName",), ("name", "givenName"), ("name", "familyName")):
+        verdict.check("deactivate.reactivate", dig(after.json, *path) == dig(before.json, *path),
+                      f"{'.'.join(path)} is kept by the reactivation",
+                      expected=dig(before.json, *path), actual=dig(after.json, *path), exchange=after)

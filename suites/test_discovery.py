@@ -1,0 +1,105 @@
+"""Discovery checks (RFC 7644 §4): /ServiceProviderConfig, /ResourceTypes and /Schemas. No IdP reads
+them, so they are RFC probes, run once, and no IdP check depends on them."""
+
+from __future__ import annotations
+
+import pytest
+
+from scimcert.suites import CORE_USER, PATCH_OP, created_id, dig, resources
+from scimcert.validation import validate
+
+
+def _short(text: str, limit: int = 300) -> str:
+    """A violation message of a readable size: its start (the pointer) and its end (what is wrong)."""
+    return text if len(text) <= limit else f"{text[:limit // 2]} … {text[-limit // 2:]}"
+
+
+def _judge_schema(verdict, requirement: str, kind: str, answer) -> None:
+    """One finding per violation of the RFC schema of `kind`, each with its JSON pointer."""
+    violations = validate(kind, answer.json)
+    for violation in violations[:20]:
+        verdict.check(requirement, False, f"the body is not a valid {kind}", expected="no schema violation",
+                      actual=_short(str(violation)), exchange=answer)
+    if not violations:
+        verdict.check(requirement, True, f"the body is a valid {kind}", exchange=answer)
+
+
+def _get(client, verdict, requirement: str, path: str):
+    answer = client.raw("GET", path, label=f"RFC GET {path}")
+    verdict.require(requirement, answer.status == 200, f"GET {path} answers 200", expected=200,
+                    actual=answer.status or answer.error, exchange=answer)
+    return answer
+
+
+@pytest.mark.requirement("discovery.service-provider-config")
+def test_service_provider_config(client, verdict):
+    """Sends GET /ServiceProviderConfig.
+
+    Verifies: 200 with a valid ServiceProviderConfig (its schema URN; patch, bulk, filter,
+    changePassword, sort, etag and authenticationSchemes) (RFC 7644 §4, RFC 7643 §5).
+    """
+    answer = _get(client, verdict, "discovery.service-provider-config", "/ServiceProviderConfig")
+    _judge_schema(verdict, "discovery.service-provider-config", "service-provider-config", answer)
+
+
+@pytest.mark.requirement("discovery.resource-types")
+def test_resource_types(client, verdict):
+    """Sends GET /ResourceTypes.
+
+    Verifies: 200 with a ListResponse of resource types holding User, at endpoint /Users with the core
+    User schema (RFC 7644 §4, RFC 7643 §6).
+    """
+    answer = _get(client, verdict, "discovery.resource-types", "/ResourceTypes")
+    _judge_schema(verdict, "discovery.resource-types", "resource-type-list", answer)
+    users = [r for r in resources(answer) if str(r.get("endpoint", "")).rstrip("/") == "/Users"]
+    verdict.check("discovery.resource-types", any(r.get("schema") == CORE_USER for r in users),
+                  "a resource type serves /Users with the core User schema",
+                  expected={"endpoint": "/Users", "schema": CORE_USER},
+                  actual=[{"endpoint": r.get("endpoint"), "schema": r.get("schema")} for r in resources(answer)]
+                  or answer.excerpt(200), exchange=answer)
+
+
+@pytest.mark.requirement("discovery.schemas")
+def test_schemas(client, verdict):
+    """Sends GET /Schemas.
+
+    Verifies: 200 with a ListResponse of schemas holding the core User schema (RFC 7644 §4, RFC 7643 §7).
+    """
+    answer = _get(client, verdict, "discovery.schemas", "/Schemas")
+    _judge_schema(verdict, "discovery.schemas", "schema-list", answer)
+    verdict.check("discovery.schemas", any(r.get("id") == CORE_USER for r in resources(answer)),
+                  "the list holds the core User schema", expected=CORE_USER,
+                  actual=[r.get("id") for r in resources(answer)] or answer.excerpt(200), exchange=answer)
+
+
+@pytest.mark.requirement("discovery.patch-advertised")
+def test_patch_support_advertised(client, verdict, users):
+    """Reads patch.supported from GET /ServiceProviderConfig, creates a user (RFC POST /Users) and
+    sends an RFC PATCH replace of its displayName.
+
+    Verifies: the PATCH succeeds exactly when the ServiceProviderConfig advertises patch support
+    (RFC 7643 §5, RFC 7644 §3.5.2).
+    """
+    spc = client.raw("GET", "/ServiceProviderConfig", label="RFC GET /ServiceProviderConfig")
+    advertised = dig(spc.json, "patch", "supported")
+    if spc.status != 200 or not isinstance(advertised, bool):
+        pytest.skip("precondition failed: no patch.supported boolean in /ServiceProviderConfig "
+                    "(judged by discovery.service-provider-config)")
+    new = users.new()
+    created = client.raw("POST", "/Users", label="RFC POST /Users", body={
+        "schemas": [CORE_USER], "userName": new.userName, "displayName": new.displayName, "active": True,
+        "name": {"givenName": new.givenName, "familyName": new.familyName},
+        "emails": [{"value": new.email, "type": "work", "primary": True}]})
+    user_id = created_id(created)
+    if created.status != 201 or user_id is None:
+        pytest.skip(f"precondition failed: POST /Users answered {created.status or created.error} "
+                    "(judged by create.created-201)")
+    patched = client.raw("PATCH", f"/Users/{user_id}", label="RFC PATCH displayName", body={
+        "schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": new.givenName}]})
+    works = patched.status in (200, 204)
+    verdict.check("discovery.patch-advertised", works == advertised,
+                  "patch.supported says what PATCH does" if works == advertised else
+                  "PATCH works but patch.supported is false" if works else
+                  "patch.supported is true but PATCH fails",
+                  expected=f"patch.supported {str(works).lower()} (PATCH answered {patched.status or patched.error})",
+                  actual=f"patch.supported {str(advertised).lower()}", exchange=spc if works else patched)

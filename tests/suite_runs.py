@@ -1,0 +1,62 @@
+"""Running the conformance suite as a user would (a subprocess), for the project's own tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCIM_ENV = ("SCIM_BASE_URL", "SCIM_TOKEN", "SCIM_ORG_DOMAINS", "SCIM_GUESTS", "SCIM_REVOKED_TOKEN", "SCIM_IDPS",
+            "SCIM_REACTIVATION", "SCIM_USER_DOMAIN", "SCIM_TIMEOUT")
+
+
+@dataclass
+class SuiteRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    reports: Path
+
+    @property
+    def document(self) -> dict:
+        return json.loads((self.reports / "conformance.json").read_text("utf-8"))
+
+    def results(self) -> list[tuple[dict, dict]]:
+        return [(check, result) for check in self.document["checks"] for result in check["requirements"]]
+
+    def outcomes(self) -> dict[tuple[str, str], str]:
+        """(nodeid, requirement) → outcome."""
+        return {(check["nodeid"], result["requirement"]): result["outcome"] for check, result in self.results()}
+
+    def failed_requirements(self) -> set[str]:
+        return {result["requirement"] for _, result in self.results() if result["outcome"] == "failed"}
+
+    def warned_requirements(self) -> set[str]:
+        return {result["requirement"] for _, result in self.results() if result["outcome"] == "warning"}
+
+    def junit(self) -> ET.Element:
+        return ET.parse(self.reports / "junit.xml").getroot()
+
+    def every_output(self) -> str:
+        """stdout, stderr and every report file, as text (for secret scans)."""
+        texts = [self.stdout, self.stderr]
+        for path in self.reports.rglob("*"):
+            if path.is_file():
+                texts.append(path.read_text("utf-8", errors="replace"))
+        return "\n".join(texts)
+
+
+def run_suite(reports: Path, *args: str, env: dict | None = None, suites: str = "suites",
+              timeout: float = 600) -> SuiteRun:
+    """`python -m pytest suites ...` from the repository root, with a clean SCIM_* environment plus `env`."""
+    environment = {k: v for k, v in os.environ.items() if k not in SCIM_ENV and not k.startswith("PYTEST_")}
+    environment.update(env or {})
+    command = [sys.executable, "-m", "pytest", suites, "-q", "-p", "no:cacheprovider", "--reports-dir", str(reports),
+               *args]
+    finished = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout)
+    return SuiteRun(finished.returncode, finished.stdout, finished.stderr, reports)

@@ -1,0 +1,187 @@
+"""The conformance suite run as a user runs it: against the reference server, correct and faulty.
+
+Each test starts `pytest suites` in a subprocess; the subprocess starts its own embedded reference
+server on a free loopback port (or the test starts scim2-server, a third-party server).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from suite_runs import run_suite
+
+from scimcert.reference import Tenant
+from scimcert.schemas import describe, errors
+
+TENANT = Tenant.load()
+SCIM2_SERVER = Path(sys.executable).parent / "scim2-server"  # installed by the dev extra
+SECRETS = [*TENANT.active_tokens, *TENANT.revoked_tokens]
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory):
+    return run_suite(tmp_path_factory.mktemp("clean"))
+
+
+def test_reference_server_passes_every_must(clean_run):
+    """No false positives: against the correct server the run exits 0 with no failure and no warning."""
+    assert clean_run.returncode == 0, clean_run.stdout[-3000:]
+    assert clean_run.failed_requirements() == set()
+    assert clean_run.warned_requirements() == set()
+    assert clean_run.document["verdict"] == "PASS"
+    judged = {result["requirement"] for _, result in clean_run.results() if result["outcome"] == "passed"}
+    assert len(judged) >= 40, judged
+
+
+def test_all_reports_are_written_and_conformance_json_validates(clean_run):
+    reports = clean_run.reports
+    for name in ("conformance.json", "conformance.html", "junit.xml"):
+        assert (reports / name).stat().st_size > 0, name
+    problems = errors("conformance.schema.json", clean_run.document)
+    assert problems == [], [describe(p) for p in problems[:5]]
+    assert list((reports / "allure-results").glob("*-result.json")), "no Allure results"
+    html = (reports / "conformance.html").read_text()
+    assert "Capability × IdP" in html and "PASS" in html
+
+
+def test_junit_carries_requirement_level_and_idp(clean_run):
+    cases = clean_run.junit().iter("testcase")
+    properties = [{p.get("name"): p.get("value") for p in case.iter("property")} for case in cases]
+    assert properties and all(p.get("idp") is not None and p.get("requirements") for p in properties)
+    judged = [p for p in properties if any(k.startswith("requirement ") for k in p)]
+    assert judged, "no per-requirement property"
+    assert all(v.split()[0] in ("MUST", "SHOULD", "MAY") for p in judged for k, v in p.items()
+               if k.startswith("requirement "))
+
+
+def test_allure_labels_name_idp_capability_requirement_and_severity(clean_run):
+    import json
+
+    result = json.loads(next((clean_run.reports / "allure-results").glob("*-result.json")).read_text())
+    labels = {label["name"] for label in result["labels"]}
+    assert {"epic", "feature", "story", "severity"} <= labels
+
+
+def test_tokens_never_appear_in_any_output(clean_run):
+    text = clean_run.every_output()
+    for secret in SECRETS:
+        assert secret not in text
+
+
+def test_console_prints_the_matrix_and_the_seed(clean_run):
+    assert "scimcert conformance matrix" in clean_run.stdout
+    seed = clean_run.document["seed"]
+    assert f"--seed {seed}" in clean_run.stdout
+
+
+def test_seed_replays_the_same_test_data(clean_run, tmp_path):
+    seed = clean_run.document["seed"]
+    replay = run_suite(tmp_path, "--seed", str(seed), suites="suites/test_create.py")
+    first = {e["requestBody"] for c in clean_run.document["checks"] if "test_create" in c["nodeid"]
+             for e in c["exchanges"] if e["method"] == "POST"}
+    again = {e["requestBody"] for c in replay.document["checks"] for e in c["exchanges"] if e["method"] == "POST"}
+    assert again and again <= first
+
+
+FAULT_PER_CAPABILITY = [
+    ("auth-anonymous-allowed", "token"),
+    ("paging-items-per-page-is-count", "import"),
+    ("filter-ignored", "filter"),
+    ("create-lowercases-username", "create"),
+    ("patch-ignored", "update"),
+    ("deactivate-ignored", "deactivate"),
+    ("domain-suffix-match", "domain"),
+    ("guests-listed", "guests"),
+    ("discovery-spc-missing", "discovery"),
+]
+
+
+@pytest.mark.parametrize("fault, capability", FAULT_PER_CAPABILITY)
+def test_a_fault_fails_the_run_under_its_capability(tmp_path, fault, capability):
+    run = run_suite(tmp_path, "--reference-fault", fault)
+    assert run.returncode == 1, run.stdout[-2000:]
+    failed = {result["capability"] for _, result in run.results() if result["outcome"] == "failed"}
+    assert capability in failed, (fault, failed)
+    assert run.document["verdict"] == "FAIL"
+
+
+def test_a_run_that_judges_no_must_fails(tmp_path):
+    """Against an external target without org domains, the domain checks all skip: nothing judged, exit 1."""
+    from scimcert.reference import ReferenceServer
+
+    with ReferenceServer() as server:
+        run = run_suite(tmp_path, suites="suites/test_domain_rule.py",
+                        env={"SCIM_BASE_URL": server.base_url, "SCIM_TOKEN": server.token})
+    assert run.returncode == 1
+    assert "no MUST requirement was judged" in run.stdout
+    assert run.document["vacuous"] is True
+    reasons = {result["reason"] for _, result in run.results()}
+    assert any("SCIM_ORG_DOMAINS" in reason for reason in reasons)
+
+
+def test_collect_only_lists_requirement_ids(tmp_path):
+    run = run_suite(tmp_path, "--collect-only")
+    assert run.returncode == 0
+    assert "token.test-credentials" in run.stdout and "requirements per check" in run.stdout
+
+
+def test_unknown_requirement_id_is_a_collection_error(tmp_path):
+    project = tmp_path / "project"
+    (project / "suites").mkdir(parents=True)
+    (project / "conftest.py").write_text('pytest_plugins = ["scimcert.plugin"]\n')
+    (project / "suites" / "test_bogus.py").write_text(
+        "import pytest\n\n@pytest.mark.requirement('token.no-such-requirement')\ndef test_x(verdict):\n    pass\n")
+    finished = subprocess.run([sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider",
+                               "--rootdir", str(project), "--reports-dir", str(tmp_path / "r")],
+                              cwd=project, capture_output=True, text=True, timeout=120)
+    assert finished.returncode != 0
+    assert "token.no-such-requirement" in finished.stdout + finished.stderr
+
+
+def test_xdist_gives_the_same_verdicts(clean_run, tmp_path):
+    parallel = run_suite(tmp_path, "-n", "2")
+    assert parallel.returncode == clean_run.returncode
+    assert parallel.outcomes() == clean_run.outcomes()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def scim2_server():
+    """scim2-server (python-scim), a third-party server without tenant policy, on a free port."""
+    port, token = _free_port(), "scim2-server-test-token"
+    process = subprocess.Popen([str(SCIM2_SERVER), "--port", str(port), "--bearer-token", token],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/v2"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(base + "/ServiceProviderConfig", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base, token
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_scim2_server_has_no_must_failure(scim2_server, tmp_path):
+    base, token = scim2_server
+    run = run_suite(tmp_path, env={"SCIM_BASE_URL": base, "SCIM_TOKEN": token})
+    assert run.failed_requirements() == set(), run.stdout[-4000:]
+    assert run.returncode == 0
+    skipped = {result["requirement"]: result["reason"] for _, result in run.results() if result["outcome"] == "skipped"}
+    assert any(r.startswith("domain.") for r in skipped) and any(r.startswith("guests.") for r in skipped)
+    assert all(reason for reason in skipped.values())

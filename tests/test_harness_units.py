@@ -1,0 +1,195 @@
+"""Unit tests of the harness: configuration, redaction, profiles, requirements, verdicts, client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scimcert import config
+from scimcert.client import Exchange, response_kind
+from scimcert.paths import FIXTURES
+from scimcert.profiles import ProfileError, profiles, render, select
+from scimcert.redact import MASK, Redactor
+from scimcert.requirements import CatalogueError, catalogue, lookup
+from scimcert.schemas import errors
+from scimcert.verdict import NotReached, Verdict
+
+# ---- configuration --------------------------------------------------------------------------
+
+
+def test_environment_contract_is_parsed():
+    settings, secrets = config.load(env={
+        "SCIM_BASE_URL": "https://app.example.com/scim/v2", "SCIM_TOKEN": "t0ken-value-123",
+        "SCIM_ORG_DOMAINS": "example.com, example.org", "SCIM_GUESTS": "pat@gmail.com=g-1, lee@agency.io",
+        "SCIM_REVOKED_TOKEN": "old-token-456", "SCIM_IDPS": "okta"}, available_idps=("okta",))
+    assert settings["org_domains"] == ["example.com", "example.org"]
+    assert settings["guests"] == [{"userName": "pat@gmail.com", "id": "g-1"}, {"userName": "lee@agency.io"}]
+    assert secrets == {"token": "t0ken-value-123", "revoked_token": "old-token-456"}
+    target = config.target(settings, secrets)
+    assert target.user_domain == "example.com" and target.guests[1].id is None
+    assert "t0ken-value-123" not in json.dumps(target.describe())
+
+
+def test_later_sources_override_earlier(tmp_path):
+    toml = tmp_path / "target.toml"
+    toml.write_text('base_url = "https://file.example/scim"\norg_domains = ["file.example"]\ntimeout = 5\n')
+    settings, _ = config.load(toml=toml, env={"SCIM_BASE_URL": "https://env.example/scim", "SCIM_TOKEN": "x" * 8},
+                              options={"base_url": "https://option.example/scim"}, available_idps=("okta",))
+    assert settings["base_url"] == "https://option.example/scim"
+    assert settings["org_domains"] == ["file.example"] and settings["timeout"] == 5
+
+
+@pytest.mark.parametrize("content, message", [
+    ('token = "abc"\n', "tokens"),
+    ("timeout = -1\n", "timeout"),
+    ('base_url = "https://x.example/scim?tenant=1"\n', "base_url"),
+    ("idps = [\"nobody\"]\n", "unknown IdP"),
+])
+def test_invalid_target_files_are_refused(tmp_path, content, message):
+    toml = tmp_path / "target.toml"
+    toml.write_text(content)
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(toml=toml, env={}, available_idps=("okta",))
+
+
+def test_base_url_without_token_is_refused():
+    with pytest.raises(config.ConfigError, match="SCIM_TOKEN"):
+        config.load(env={"SCIM_BASE_URL": "https://x.example/scim"}, available_idps=("okta",))
+
+
+# ---- redaction ------------------------------------------------------------------------------
+
+def test_redactor_masks_token_and_its_base64_form():
+    redact = Redactor(["secret-token-123"])
+    text = redact("Bearer secret-token-123 and c2VjcmV0LXRva2VuLTEyMw== in a body")
+    assert "secret-token-123" not in text and "c2VjcmV0LXRva2VuLTEyMw==" not in text and MASK in text
+    assert redact.header("Authorization", "Bearer anything") == f"Bearer {MASK}"
+
+
+def test_exchange_curl_never_carries_the_token():
+    exchange = Exchange("x", "GET", "https://t.example/Users", {"Authorization": f"Bearer {MASK}"}, None)
+    assert "$SCIM_TOKEN" in exchange.curl() and MASK not in exchange.curl()
+
+
+# ---- profiles -------------------------------------------------------------------------------
+
+def test_every_profile_validates_and_renders_every_step():
+    for profile in profiles().values():
+        for step in profile.steps:
+            for variant in profile.variants(step):
+                request = profile.request(step, variant, userName="A.B@example.com", givenName="A",
+                                          familyName="B", email="A.B@example.com", displayName="A B",
+                                          externalId="00u1", password="p", id="42", startIndex=1,
+                                          current={"id": "42"}, changes={"title": "x"}, title="T",
+                                          department="D")
+                assert request.path.startswith("/") and request.accepts
+
+
+def test_placeholders_keep_types_and_encode_on_request():
+    assert render({"a": "{x}", "b": "id {x}", "c": "{x|url}"}, {"x": True}) == {"a": True, "b": "id True", "c": "True"}
+    assert render("q={u|url}", {"u": 'O\'Neil "x"@e.com'}) == "q=O%27Neil%20%22x%22%40e.com"
+    with pytest.raises(ProfileError, match="no value"):
+        render("{missing}", {})
+
+
+def test_okta_requests_are_exactly_what_okta_sends():
+    okta = profiles()["okta"]
+    credentials = okta.request("testCredentials")
+    assert (credentials.method, credentials.path, credentials.query) == ("GET", "/Users", "startIndex=1&count=2")
+    assert credentials.headers["User-Agent"] == "Okta SCIM Client 1.0.0"
+    find = okta.request("findUser", userName="jane.doe@example.com")
+    assert find.query == "filter=userName%20eq%20%22jane.doe%40example.com%22&startIndex=1&count=100"
+    assert okta.request("findUser", "plus", userName="j@e.com").query.startswith("filter=userName+eq+%22")
+    create = okta.request("createUser", userName="u@e.com", givenName="G", familyName="F", email="u@e.com",
+                          displayName="G F", externalId="00u1", password="abcd1234")
+    assert create.body["groups"] == [] and create.body["password"] == "abcd1234" and create.accepts == (201,)
+    assert create.headers["Content-Type"] == "application/scim+json; charset=utf-8"
+    deactivate = okta.request("deactivateUser", id="42")
+    assert deactivate.body["Operations"] == [{"op": "replace", "value": {"active": False}}]
+
+
+def test_unknown_profile_is_refused():
+    with pytest.raises(ProfileError, match="unknown IdP"):
+        select(["nobody"])
+
+
+# ---- requirements ---------------------------------------------------------------------------
+
+def test_catalogue_validates_and_ids_are_unique():
+    data = json.loads((FIXTURES / "requirements.json").read_text())
+    assert errors("requirements.schema.json", data) == []
+    ids = [r["id"] for r in data["requirements"]]
+    assert len(ids) == len(set(ids)) == len(catalogue())
+
+
+def test_statements_are_facts_and_unique():
+    statements = [r.statement for r in catalogue().values()]
+    assert len(statements) == len(set(statements))
+    for statement in statements:
+        assert not statement.lower().startswith(("test", "check", "verify", "should")), statement
+
+
+def test_unknown_requirement_is_an_error():
+    with pytest.raises(CatalogueError, match="nope.nothing"):
+        lookup(["token.missing-401", "nope.nothing"])
+
+
+# ---- verdicts -------------------------------------------------------------------------------
+
+def test_must_violation_fails_and_should_violation_warns():
+    verdict = Verdict.for_ids(["create.duplicate-409", "create.case-variant-409"])
+    verdict.check("create.duplicate-409", False, "duplicate refused", expected=409, actual=201)
+    verdict.check("create.case-variant-409", False, "case variant refused", expected=409, actual=201)
+    outcomes = {r["requirement"]: r["outcome"] for r in verdict.results()}
+    assert outcomes == {"create.duplicate-409": "failed", "create.case-variant-409": "warning"}
+    assert [f.requirement for f in verdict.failures] == ["create.duplicate-409"]
+    assert "expected: 409" in verdict.report(verdict.failures)
+
+
+def test_strict_turns_should_into_failure():
+    verdict = Verdict.for_ids(["create.case-variant-409"], strict=True)
+    verdict.check("create.case-variant-409", False, "case variant refused")
+    assert verdict.results()[0]["outcome"] == "failed"
+
+
+def test_require_stops_and_unreached_requirements_say_why():
+    verdict = Verdict.for_ids(["create.created-201", "create.echo-values"])
+    with pytest.raises(NotReached):
+        verdict.require("create.created-201", False, "created")
+    reasons = {r["requirement"]: (r["outcome"], r["reason"]) for r in verdict.results()}
+    assert reasons["create.echo-values"] == ("skipped", "not reached: create.created-201 failed first")
+
+
+def test_undeclared_requirement_cannot_be_judged():
+    verdict = Verdict.for_ids(["create.created-201"])
+    with pytest.raises(KeyError, match="not declared"):
+        verdict.check("token.missing-401", True, "x")
+
+
+def test_responses_are_judged_automatically():
+    verdict = Verdict.for_ids(["token.missing-401"])
+    bad = Exchange("x", "GET", "http://t/Users", {}, None, status=401, response_text='{"status": 401}',
+                   response_headers={"content-type": "application/json"}, kind="error")
+    bad._parsed = {"status": 401}
+    from scimcert.validation import validate
+    bad.violations = validate("error", bad._parsed)
+    verdict.absorb(bad)
+    outcomes = {r["requirement"]: r["outcome"] for r in verdict.results()}
+    assert outcomes["errors.scim-error-body"] == "failed"
+    assert outcomes["errors.status-string"] == "warning"
+    assert outcomes["errors.content-type"] == "warning"
+
+
+@pytest.mark.parametrize("method, path, status, kind", [
+    ("GET", "/scim/v2/Users", 200, "user-list"),
+    ("POST", "/scim/v2/Users", 201, "user"),
+    ("GET", "/scim/v2/Users/abc", 200, "user"),
+    ("PATCH", "/scim/v2/Users/abc", 204, None),
+    ("GET", "/scim/v2/Users/abc", 404, "error"),
+    ("GET", "/v2/ServiceProviderConfig", 200, "service-provider-config"),
+    ("GET", "/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", 200, "schema"),
+    ("GET", "/v2/Users", None, None),
+])
+def test_response_kind(method, path, status, kind):
+    assert response_kind(method, path, status) == kind
