@@ -39,6 +39,8 @@ class Exchange:
     elapsed_ms: float = 0.0
     error: str | None = None
     kind: str | None = None
+    source: str = ""
+    inferred: bool = False
     violations: list[Violation] = field(default_factory=list)
     idp_violations: list[Violation] = field(default_factory=list)
     _parsed: Any = None
@@ -82,7 +84,7 @@ class Exchange:
     def record(self) -> dict:
         """The exchange as a JSON-able dict (transcript and reports)."""
         return {
-            "label": self.label, "method": self.method, "url": self.url,
+            "label": self.label, "source": self.source, "inferred": self.inferred, "method": self.method, "url": self.url,
             "requestHeaders": self.request_headers, "requestBody": self.request_body,
             "status": self.status, "responseHeaders": self.response_headers,
             "responseBody": self.response_text, "elapsedMs": round(self.elapsed_ms, 1), "error": self.error,
@@ -147,45 +149,43 @@ class ScimClient:
         """The Authorization header value: the target's bearer token by default."""
         return f"Bearer {self.token}" if auth == "default" else auth
 
-    def send(self, request: Request, *, auth: str | None = "default") -> Exchange:
-        """Send a rendered IdP request. `auth`: "default", None (no header) or a literal header value."""
+    def send(self, request: Request, *, auth: str | None = "default", content: bytes | None = None) -> Exchange:
+        """Send a rendered request. `auth`: "default", None (no header) or a literal header value;
+        `content`: raw bytes to send instead of the JSON body (malformed-body probes)."""
         url = self.base_url + request.path + (f"?{request.query}" if request.query else "")
         headers = dict(request.headers)
         value = self.authorization(auth)
         if value is not None:
             headers["Authorization"] = value
         body = None if request.body is None else json.dumps(request.body, ensure_ascii=False)
-        return self._exchange(request.label, request.method, url, headers, body)
+        payload = content if content is not None else (body.encode("utf-8") if body is not None else None)
+        shown = content.decode("utf-8", "replace") if content is not None else body
+        exchange = Exchange(
+            label=request.label, method=request.method, url=self.redact(url),
+            request_headers={k: self.redact.header(k, v) for k, v in headers.items()},
+            request_body=None if shown is None else self.redact(shown),
+            source=request.source, inferred=request.inferred,
+        )
+        self._perform(exchange, url, headers, payload)
+        for listener in self.listeners:
+            listener(exchange)
+        return exchange
 
     def raw(self, method: str, path: str, *, query: str = "", body: Any = None, headers: dict | None = None,
-            auth: str | None = "default", label: str | None = None, content: str | bytes | None = None) -> Exchange:
-        """A request not taken from a profile (RFC checks, cleanup)."""
-        request = Request(step=label or f"{method} {path}", variant="default", source="", method=method,
-                          path=path, query=query, body=body,
+            auth: str | None = "default", label: str | None = None, content: bytes | None = None) -> Exchange:
+        """A request not taken from a profile (RFC probes, cleanup)."""
+        has_body = body is not None or content is not None
+        request = Request(step=label or f"{method} {path}", variant="default", source="RFC 7644 probe",
+                          method=method, path=path, query=query, body=body,
                           headers={"Accept": "application/scim+json",
-                                   **({"Content-Type": "application/scim+json"} if body is not None or content else {}),
+                                   **({"Content-Type": "application/scim+json"} if has_body else {}),
                                    **(headers or {})})
-        if content is not None:
-            url = self.base_url + path + (f"?{query}" if query else "")
-            hdrs = dict(request.headers)
-            value = self.authorization(auth)
-            if value is not None:
-                hdrs["Authorization"] = value
-            text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
-            return self._exchange(request.label, method, url, hdrs, text, raw=content)
-        return self.send(request, auth=auth)
+        return self.send(request, auth=auth, content=content)
 
-    def _exchange(self, label: str, method: str, url: str, headers: dict[str, str], body: str | None,
-                  raw: str | bytes | None = None) -> Exchange:
-        exchange = Exchange(
-            label=label, method=method, url=self.redact(url),
-            request_headers={k: self.redact.header(k, v) for k, v in headers.items()},
-            request_body=None if body is None else self.redact(body),
-        )
+    def _perform(self, exchange: Exchange, url: str, headers: dict[str, str], payload: bytes | None) -> None:
         started = time.perf_counter()
         try:
-            payload = raw if raw is not None else (body.encode("utf-8") if body is not None else None)
-            response = self._http.request(method, url, headers=headers, content=payload)
+            response = self._http.request(exchange.method, url, headers=headers, content=payload)
             data = response.content
         except httpx.HTTPError as exc:
             exchange.error = self.redact(f"{type(exc).__name__}: {exc}")
@@ -195,13 +195,9 @@ class ScimClient:
             exchange.response_headers = {k.lower(): self.redact.header(k, v) for k, v in response.headers.items()}
             exchange.response_text = self.redact(data[:BODY_CAP].decode("utf-8", "replace"))
             exchange._parsed = _parse(data)
-            path = httpx.URL(url).path
-            exchange.kind = response_kind(method, path, response.status_code)
+            exchange.kind = response_kind(exchange.method, httpx.URL(url).path, response.status_code)
             self._validate(exchange)
         exchange.elapsed_ms = (time.perf_counter() - started) * 1000
-        for listener in self.listeners:
-            listener(exchange)
-        return exchange
 
     def _validate(self, exchange: Exchange) -> None:
         if exchange.kind is None or not exchange.response_text.strip():

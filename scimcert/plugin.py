@@ -230,7 +230,8 @@ class ConformancePlugin:
         doc = (getattr(item, "obj", None).__doc__ or "").strip().split("\n\n")[0] if hasattr(item, "obj") else ""
         return {"nodeid": item.nodeid, "check": getattr(item, "originalname", item.name), "idp": _idp_of(item),
                 "doc": " ".join(doc.split()), "requirements": results,
-                "exchanges": [e.record() for e in verdict.exchanges]}
+                "exchanges": [e.record() for e in verdict.exchanges],
+                "variants": sorted({e.label + (" (inferred)" if e.inferred else "") for e in verdict.exchanges})}
 
     def _attach_allure(self, item: pytest.Item, verdict: Verdict) -> None:
         if not getattr(item.config.option, "allure_report_dir", None):

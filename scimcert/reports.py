@@ -212,7 +212,11 @@ def _finding_html(check: dict, finding: dict) -> str:
              f"<tr><th>actual</th><td>{_e(finding['actual'])}</td></tr></table>"]
     if exchange:
         answer = exchange["status"] if exchange["status"] is not None else exchange["error"]
-        parts += [f"<p><b>Request</b> {_e(exchange['method'])} {_e(exchange['url'])}</p>",
+        shape = f"{exchange.get('label', '')} ({exchange.get('source', '')})"
+        if exchange.get("inferred"):
+            shape += ": the reference marks this request shape as inferred"
+        parts += [f"<p class=meta>Request shape: {_e(shape)}</p>",
+                  f"<p><b>Request</b> {_e(exchange['method'])} {_e(exchange['url'])}</p>",
                   f"<pre>{_e(exchange['requestBody'])}</pre>" if exchange.get("requestBody") else "",
                   f"<p><b>Response</b> {_e(answer)}</p><pre>{_e((exchange['responseBody'] or '')[:1500])}</pre>",
                   f"<p><b>Reproduce</b></p><pre>{_e(exchange['curl'])}</pre>"]

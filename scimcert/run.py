@@ -92,7 +92,7 @@ class Run:
                     "reason": reason, "findings": []} for r in (catalogue()[i] for i in requirement_ids if i in catalogue())]
         check = nodeid.split("::")[-1].split("[")[0]
         self.records.append({"nodeid": nodeid, "check": check, "idp": idp, "doc": "", "requirements": results,
-                             "exchanges": [], "outcome": "skipped", "duration": 0.0})
+                             "exchanges": [], "variants": [], "outcome": "skipped", "duration": 0.0})
 
     def must_evaluated(self) -> bool:
         """Whether at least one MUST requirement was actually judged (passed or failed)."""
