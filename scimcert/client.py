@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -137,7 +138,7 @@ class ScimClient:
     def close(self) -> None:
         self._http.close()
 
-    def for_check(self, listener: Callable[[Exchange], None], idp_reads: str | None) -> "ScimClient":
+    def for_check(self, listener: Callable[[Exchange], None], idp_reads: str | None) -> ScimClient:
         """The same connection for one check: also reports to `listener`, validates for the check's IdP."""
         twin = object.__new__(ScimClient)
         twin.__dict__.update(self.__dict__)

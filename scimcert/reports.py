@@ -142,7 +142,7 @@ def render_html(doc: dict) -> str:
     """One self-contained page a vendor can hand over."""
     idps = doc["target"]["idps"]
     names = {p.id: p.name for p in profiles().values()}
-    out = [f"<!doctype html><html lang=en><meta charset=utf-8><title>scimcert conformance report</title>",
+    out = ["<!doctype html><html lang=en><meta charset=utf-8><title>scimcert conformance report</title>",
            f"<style>{_CSS}</style><body><h1>SCIM conformance report</h1>",
            f"<p class=meta>Target {_e(doc['target']['baseUrl'])}"
            + (f" with faults {_e(', '.join(doc['target']['referenceFaults']))}" if doc['target'].get('referenceFaults') else "")

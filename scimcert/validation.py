@@ -13,9 +13,11 @@ that IdP needs to read on top of the RFC; its `$defs` are named after the kinds 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
@@ -62,13 +64,38 @@ def validate(kind: str, instance: Any, idp: str | None = None) -> list[Violation
     overlay covers `kind`, against that overlay; sorted by pointer (array indexes numerically)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if idp is not None and idp not in IDPS:
+        raise ValueError(f"unknown IdP {idp!r}; expected one of {', '.join(IDPS)}")
+    items = instance.get("Resources") if isinstance(instance, dict) and kind in ITEM_KINDS else None
+    if not isinstance(items, list):
+        return sorted(_cached(kind, idp, _canonical(instance)), key=_order)
+    # A list is judged as its envelope plus each resource on its own, so a user seen on many
+    # pages (import walks) is validated once: the same violations, with /Resources/i pointers.
+    envelope = list(_cached(kind, idp, _canonical({**instance, "Resources": []})))
+    for index, item in enumerate(items):
+        prefix = pointer(["Resources", index])
+        envelope += [dataclasses.replace(v, pointer=prefix + v.pointer)
+                     for v in _cached(ITEM_KINDS[kind], idp, _canonical(item))]
+    return sorted(envelope, key=_order)
+
+
+#: List kinds whose Resources are validated one by one, and the kind of each resource.
+ITEM_KINDS = {"user-list": "user"}
+
+
+def _canonical(instance: Any) -> str:
+    return json.dumps(instance, sort_keys=True, ensure_ascii=False)
+
+
+@lru_cache(maxsize=4096)
+def _cached(kind: str, idp: str | None, text: str) -> tuple[Violation, ...]:
+    instance = json.loads(text)
     names = [KINDS[kind]]
     if idp is not None:
         overlay = overlay_for(kind, idp)
         if overlay is not None:
             names.append(overlay)
-    violations = [_violation(error, name) for name in names for error in validator(name).iter_errors(instance)]
-    return sorted(violations, key=_order)
+    return tuple(_violation(error, name) for name in names for error in validator(name).iter_errors(instance))
 
 
 def overlay_for(kind: str, idp: str) -> str | None:

@@ -65,7 +65,7 @@ class Verdict:
     exchanges: list[Exchange] = field(default_factory=list)
 
     @classmethod
-    def for_ids(cls, ids: list[str], strict: bool = False) -> "Verdict":
+    def for_ids(cls, ids: list[str], strict: bool = False) -> Verdict:
         return cls(lookup(ids), strict)
 
     @property

@@ -185,3 +185,23 @@ def test_scim2_server_has_no_must_failure(scim2_server, tmp_path):
     skipped = {result["requirement"]: result["reason"] for _, result in run.results() if result["outcome"] == "skipped"}
     assert any(r.startswith("domain.") for r in skipped) and any(r.startswith("guests.") for r in skipped)
     assert all(reason for reason in skipped.values())
+
+
+def test_the_run_leaves_no_user_behind(tmp_path):
+    """Against an external server (which outlives the run), every user the run created is gone afterwards,
+    including those of checks that failed (a fault makes some creates misbehave)."""
+    from scimcert.reference import ReferenceServer
+    from scimcert.reference.faults import layers_for
+
+    with ReferenceServer(layers=layers_for(["create-lowercases-username"])) as server:
+        before = {u["id"] for u in server.state.store.query(None, 1, 100000)[1]}
+        run = run_suite(tmp_path, env={"SCIM_BASE_URL": server.base_url, "SCIM_TOKEN": server.token,
+                                       "SCIM_ORG_DOMAINS": ",".join(server.tenant.domains),
+                                       "SCIM_GUESTS": ",".join(f"{g.userName}={g.id}" for g in server.tenant.guests),
+                                       "SCIM_REVOKED_TOKEN": server.tenant.revoked_tokens[0]})
+        after = {u["id"] for u in server.state.store.query(None, 1, 100000)[1]}
+        created = server.state.requests_by_method.get("POST", 0)
+    assert run.returncode == 1  # the fault is reported ...
+    assert created > 20
+    assert after == before  # ... and nothing is left behind
+    assert run.document["cleanup"]["leftovers"] == []

@@ -13,14 +13,25 @@ import contextlib
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
-from helpers import (ENTERPRISE_USER, ERROR_URN, anonymous_client, create_user, faulty_server, filter_url,
-                     patch_body, scim_client, unique_user_name, user_body)
+from helpers import (
+    ENTERPRISE_USER,
+    ERROR_URN,
+    anonymous_client,
+    create_user,
+    faulty_server,
+    filter_url,
+    patch_body,
+    scim_client,
+    unique_user_name,
+    user_body,
+)
 
 from scimcert.reference import ReferenceServer, Tenant
 from scimcert.reference.faults import CAPABILITIES, FAULTS, layers_for

@@ -9,10 +9,10 @@ import argparse
 import sys
 
 from ..paths import DEFAULT_TENANT
+from .app import create_app
 from .chaos import Chaos
 from .faults import FAULTS, layers_for
 from .server import bind, uvicorn_server
-from .app import create_app
 from .tenant import Tenant, TenantError
 
 

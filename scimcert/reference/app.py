@@ -7,8 +7,9 @@ are layers wrapped around it from outside (see faults.py, chaos.py), never branc
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
@@ -25,8 +26,8 @@ from .http import SCIM_JSON, BearerAuth, BodyLimit, ScimResponse, error_response
 from .patch import apply_patch
 from .policy import Policy
 from .representation import project, render
-from .store import UserStore
 from .seeding import generated_users
+from .store import UserStore
 from .tenant import Tenant
 from .values import normalize_user
 

@@ -27,13 +27,13 @@ class Attribute:
     mutability: str = "readWrite"
     returned: str = "default"
     required: bool = False
-    sub_attributes: dict[str, "Attribute"] = field(default_factory=dict)
+    sub_attributes: dict[str, Attribute] = field(default_factory=dict)
 
-    def sub(self, name: str) -> "Attribute | None":
+    def sub(self, name: str) -> Attribute | None:
         return self.sub_attributes.get(name.lower())
 
     @classmethod
-    def from_schema(cls, d: dict) -> "Attribute":
+    def from_schema(cls, d: dict) -> Attribute:
         return cls(
             name=d["name"],
             type=d["type"],

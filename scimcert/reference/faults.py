@@ -15,8 +15,9 @@ import random
 import sys
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import unquote
 
 from starlette.datastructures import MutableHeaders

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse

@@ -8,8 +8,9 @@ The correct server never knows it is being wrapped.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.datastructures import MutableHeaders
@@ -88,13 +89,13 @@ class Answer(JsonBody):
     raw_body: bytes = b""
 
     @classmethod
-    def json(cls, status: int, body: Any, content_type: str = SCIM_JSON, **headers: str) -> "Answer":
+    def json(cls, status: int, body: Any, content_type: str = SCIM_JSON, **headers: str) -> Answer:
         answer = cls(status, MutableHeaders({"content-type": content_type, **headers}))
         if body is not None:
             answer.body = body
         return answer
 
-    def replace(self, other: "Answer") -> None:
+    def replace(self, other: Answer) -> None:
         """Become `other` (status, headers and body)."""
         self.status, self.headers, self.raw_body = other.status, other.headers, other.raw_body
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import uvicorn
 
@@ -55,7 +55,7 @@ class ReferenceServer:
     def token(self) -> str:
         return self.tenant.token
 
-    def start(self) -> "ReferenceServer":
+    def start(self) -> ReferenceServer:
         sock = bind(port=self._port)
         host, port = sock.getsockname()[:2]
         self.base_url = f"http://{host}:{port}{self.state.base_path}"
@@ -77,7 +77,7 @@ class ReferenceServer:
             self._thread.join(timeout=10)
         self._server = self._thread = None
 
-    def __enter__(self) -> "ReferenceServer":
+    def __enter__(self) -> ReferenceServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -11,8 +11,8 @@ import copy
 import itertools
 import threading
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
-from typing import Callable, Iterable
 
 from .errors import ScimError, not_found, uniqueness
 from .filter import Filter, username_equality

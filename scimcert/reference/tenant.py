@@ -56,7 +56,7 @@ class Tenant:
         return self.active_tokens[0]
 
     @classmethod
-    def from_dict(cls, data: object) -> "Tenant":
+    def from_dict(cls, data: object) -> Tenant:
         problems = errors("tenant.schema.json", data)
         if problems:  # jsonschema quotes offending values: never let a token through
             redact = Redactor(_token_strings(data))
@@ -78,7 +78,7 @@ class Tenant:
         )
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_TENANT) -> "Tenant":
+    def load(cls, path: str | Path = DEFAULT_TENANT) -> Tenant:
         try:
             data = json.loads(Path(path).read_text("utf-8"))
         except (OSError, ValueError) as exc:

@@ -1,0 +1,79 @@
+"""Catalogue integrity: requirements, checks and fixtures agree with each other and with their schemas."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from suite_runs import run_suite
+
+from scimcert.paths import FIXTURES
+from scimcert.profiles import profiles
+from scimcert.reference.tenant import Tenant
+from scimcert.requirements import catalogue
+from scimcert.schemas import describe, errors
+from scimcert.verdict import AUTOMATIC
+
+# Requirements the harness judges on every response (scimcert.verdict.Verdict.absorb), not a check.
+JUDGED_BY_HARNESS = {*AUTOMATIC.values(), "errors.status-string", "errors.content-type", "schema.idp-readable"}
+
+
+@pytest.fixture(scope="module")
+def declared(tmp_path_factory) -> dict[str, set[str]]:
+    """requirement ID → the checks (node ids) that declare it, from `pytest suites --collect-only`."""
+    run = run_suite(tmp_path_factory.mktemp("collect"), "--collect-only")
+    assert run.returncode == 0, run.stdout[-2000:]
+    found: dict[str, set[str]] = {}
+    for line in run.stdout.splitlines():
+        match = re.match(r"\s+(\S+)\s+→\s+(.+)$", line)
+        if match:
+            for requirement in match.group(2).split(", "):
+                found.setdefault(requirement, set()).add(match.group(1))
+    assert found, "no requirement listed by --collect-only"
+    return found
+
+
+def test_every_declared_requirement_exists(declared):
+    assert set(declared) <= set(catalogue())
+
+
+def test_every_must_requirement_has_a_check(declared):
+    unchecked = {r.id for r in catalogue().values() if r.level == "MUST"} - set(declared) - JUDGED_BY_HARNESS
+    assert unchecked == set()
+
+
+def test_every_requirement_is_judged_somewhere(declared):
+    assert set(catalogue()) - set(declared) - JUDGED_BY_HARNESS == set()
+
+
+def test_requirement_statements_are_unique_facts():
+    statements = [r.statement for r in catalogue().values()]
+    assert len(statements) == len(set(statements))
+    for statement in statements:
+        assert not re.match(r"(?i)(test|check|verify|ensure)\b", statement), statement
+        assert not re.search(r"(?i)\bshould\b", statement), statement
+        assert statement.endswith("."), statement
+
+
+def test_requirement_ids_name_their_capability():
+    for requirement in catalogue().values():
+        assert requirement.id.split(".")[0] == requirement.capability, requirement.id
+
+
+@pytest.mark.parametrize("path", sorted((FIXTURES / "idps").glob("*.json")), ids=lambda p: p.stem)
+def test_every_profile_fixture_validates(path):
+    problems = errors("idp-profile.schema.json", json.loads(path.read_text()))
+    assert problems == [], [describe(p) for p in problems]
+    assert json.loads(path.read_text())["id"] in profiles()
+
+
+def test_tenant_fixture_validates():
+    problems = errors("tenant.schema.json", json.loads((FIXTURES / "tenant.json").read_text()))
+    assert problems == [], [describe(p) for p in problems]
+    assert Tenant.load().active_tokens and Tenant.load().revoked_tokens
+
+
+def test_catalogue_fixture_validates():
+    problems = errors("requirements.schema.json", json.loads((FIXTURES / "requirements.json").read_text()))
+    assert problems == [], [describe(p) for p in problems]
