@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -88,7 +89,8 @@ def _init() -> None:
 
 
 def run_all(faults: list[str], workers: int, extra: list[str]) -> list[Outcome]:
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init) as pool:
+    # spawn: fresh interpreters, whatever process (a pytest worker, say) asks for the run
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init, mp_context=get_context("spawn")) as pool:
         return list(pool.map(run_one, [BASELINE, *faults], [extra] * (len(faults) + 1)))
 
 

@@ -38,22 +38,27 @@ CAPABILITIES = ("token", "import", "filter", "create", "update", "deactivate", "
 
 @dataclass(frozen=True)
 class Fault:
+    """A named bug: what it breaks (capability), and the requirement IDs of the conformance suite it
+    violates (fixtures/requirements.json) at `level`: MUST faults fail a run, SHOULD faults warn."""
+
     name: str
     capability: str
     description: str
     build: Callable[[], Layer]
+    requirements: tuple[str, ...] = ()
+    level: str = "MUST"
 
 
 FAULTS: dict[str, Fault] = {}
 
 
-def fault(name: str, capability: str, description: str):
-    """Register the decorated layer factory as a fault."""
+def fault(name: str, capability: str, description: str, *, breaks: tuple[str, ...] = (), level: str = "MUST"):
+    """Register the decorated layer factory as a fault that breaks the requirements `breaks`."""
     assert capability in CAPABILITIES, capability
     assert name not in FAULTS, name
 
     def register(build: Callable[[], Layer]) -> Callable[[], Layer]:
-        FAULTS[name] = Fault(name, capability, description, build)
+        FAULTS[name] = Fault(name, capability, description, build, tuple(breaks), level)
         return build
 
     return register
