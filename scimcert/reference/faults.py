@@ -251,7 +251,8 @@ def _authorize_as_active(exchange: Exchange) -> None:
     exchange.headers["authorization"] = f"Bearer {exchange.state.tenant.token}"
 
 
-@fault("auth-any-bearer-accepted", "token", "Any bearer token is accepted: the token is never checked.")
+@fault("auth-any-bearer-accepted", "token", "Any bearer token is accepted: the token is never checked.",
+       breaks=("token.error-body", "token.invalid-401", "token.revoked-401", "token.writes-refused", "token.www-authenticate"))
 def _any_bearer():
     def on_request(ex: Exchange) -> None:
         if bearer_token(ex.headers.get("authorization")) is not None:
@@ -259,7 +260,8 @@ def _any_bearer():
     return Rewrite(on_request)
 
 
-@fault("auth-revoked-token-accepted", "token", "A revoked service-account token still authenticates.")
+@fault("auth-revoked-token-accepted", "token", "A revoked service-account token still authenticates.",
+       breaks=("token.error-body", "token.revoked-401", "token.www-authenticate"))
 def _revoked_accepted():
     def on_request(ex: Exchange) -> None:
         if bearer_token(ex.headers.get("authorization")) in ex.state.tenant.revoked_tokens:
@@ -267,7 +269,8 @@ def _revoked_accepted():
     return Rewrite(on_request)
 
 
-@fault("auth-anonymous-allowed", "token", "Requests without an Authorization header are served.")
+@fault("auth-anonymous-allowed", "token", "Requests without an Authorization header are served.",
+       breaks=("token.error-body", "token.missing-401", "token.writes-refused", "token.www-authenticate"))
 def _anonymous():
     def on_request(ex: Exchange) -> None:
         if "authorization" not in ex.headers:
@@ -275,7 +278,8 @@ def _anonymous():
     return Rewrite(on_request)
 
 
-@fault("auth-basic-accepted", "token", "The Basic scheme is accepted whatever its credentials.")
+@fault("auth-basic-accepted", "token", "The Basic scheme is accepted whatever its credentials.",
+       breaks=("token.error-body", "token.invalid-401", "token.www-authenticate"))
 def _basic():
     def on_request(ex: Exchange) -> None:
         if ex.headers.get("authorization", "").strip().lower().partition(" ")[0] == "basic":
@@ -283,7 +287,8 @@ def _basic():
     return Rewrite(on_request)
 
 
-@fault("auth-no-www-authenticate", "token", "401 answers lack the WWW-Authenticate challenge (RFC 7644 §2).")
+@fault("auth-no-www-authenticate", "token", "401 answers lack the WWW-Authenticate challenge (RFC 7644 §2).",
+       breaks=("token.www-authenticate",))
 def _no_challenge():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if answer.status == 401 and "www-authenticate" in answer.headers:
@@ -291,7 +296,8 @@ def _no_challenge():
     return Rewrite(on_response=on_response)
 
 
-@fault("auth-403-for-bad-token", "token", "An invalid or missing token answers 403 instead of 401.")
+@fault("auth-403-for-bad-token", "token", "An invalid or missing token answers 403 instead of 401.",
+       breaks=("token.invalid-401", "token.missing-401", "token.revoked-401", "token.writes-refused"))
 def _forbidden():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if answer.status == 401:
@@ -302,7 +308,8 @@ def _forbidden():
     return Rewrite(on_response=on_response)
 
 
-@fault("auth-401-html", "token", "401 answers are an HTML page, not a SCIM Error.")
+@fault("auth-401-html", "token", "401 answers are an HTML page, not a SCIM Error.",
+       breaks=("errors.scim-error-body", "token.error-body"))
 def _html_401():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if answer.status == 401:
@@ -326,7 +333,8 @@ def _page_window(ex: Exchange) -> tuple[int, int] | None:
     return max(1, start), min(max(0, count), options.maxPageSize)
 
 
-@fault("paging-numbers-as-strings", "import", "totalResults, startIndex and itemsPerPage are JSON strings (\"1\").")
+@fault("paging-numbers-as-strings", "import", "totalResults, startIndex and itemsPerPage are JSON strings (\"1\").",
+       breaks=("guests.not-found-by-filter", "import.paging-integers", "schema.idp-readable", "schema.list-response", "token.test-credentials"))
 def _strings():
     def edit(ex: Exchange, body: dict) -> None:
         for key in ("totalResults", "startIndex", "itemsPerPage"):
@@ -335,7 +343,8 @@ def _strings():
     return Rewrite(on_response=edit_list(edit))
 
 
-@fault("paging-items-per-page-is-count", "import", "itemsPerPage echoes the requested count, not the number returned.")
+@fault("paging-items-per-page-is-count", "import", "itemsPerPage echoes the requested count, not the number returned.",
+       breaks=("import.items-per-page", "import.past-end"))
 def _items_per_page():
     def edit(ex: Exchange, body: dict) -> None:
         window = _page_window(ex)
@@ -344,17 +353,20 @@ def _items_per_page():
     return Rewrite(on_response=edit_list(edit))
 
 
-@fault("paging-zero-based", "import", "startIndex is treated as 0-based: startIndex=1 skips the first user.")
+@fault("paging-zero-based", "import", "startIndex is treated as 0-based: startIndex=1 skips the first user.",
+       breaks=("deactivate.found-by-filter", "filter.username-eq", "guests.not-listed", "import.start-index", "import.total-consistent"))
 def _zero_based():
     return query_override(lambda query, flt, start, count: query(flt, start + 1, count))
 
 
-@fault("paging-count-ignored", "import", "count and startIndex are ignored: every page holds every user.")
+@fault("paging-count-ignored", "import", "count and startIndex are ignored: every page holds every user.",
+       breaks=("import.count-honoured", "import.count-zero", "import.past-end", "import.start-index", "import.total-consistent", "import.walk-complete"))
 def _count_ignored():
     return query_override(lambda query, flt, start, count: query(flt, 1, sys.maxsize))
 
 
-@fault("paging-empty-as-bare-array", "import", "An empty result is the bare JSON array [] instead of a ListResponse.")
+@fault("paging-empty-as-bare-array", "import", "An empty result is the bare JSON array [] instead of a ListResponse.",
+       breaks=("filter.no-match-200", "guests.not-found-by-filter", "import.count-zero", "import.past-end", "schema.idp-readable", "schema.list-response"))
 def _bare_array():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
@@ -363,7 +375,8 @@ def _bare_array():
     return Rewrite(on_response=on_response)
 
 
-@fault("paging-total-is-page-size", "import", "totalResults is the size of the page, not of the result set.")
+@fault("paging-total-is-page-size", "import", "totalResults is the size of the page, not of the result set.",
+       breaks=("import.count-zero", "import.past-end", "import.total-consistent", "import.walk-complete"))
 def _total_page():
     def edit(ex: Exchange, body: dict) -> None:
         body["totalResults"] = len(body.get("Resources", []))
@@ -371,7 +384,8 @@ def _total_page():
 
 
 @fault("paging-unstable-order", "import",
-       "The order of users changes between requests, so a paged walk misses and repeats users.")
+       "The order of users changes between requests, so a paged walk misses and repeats users.",
+       breaks=("import.stable-order", "import.start-index", "import.walk-complete"))
 def _unstable():
     rng = random.Random(7644)  # shared on purpose: each request draws the next order
 
@@ -385,7 +399,8 @@ def _unstable():
 # ---- filter ---------------------------------------------------------------------------------
 
 @fault("filter-ignored", "filter",
-       "The filter parameter is ignored: every user is returned (Okta: 'Multiple users found').")
+       "The filter parameter is ignored: every user is returned (Okta: 'Multiple users found').",
+       breaks=("filter.invalid-400", "filter.no-match-200", "filter.username-eq", "guests.not-found-by-filter"))
 def _filter_ignored():
     def on_request(ex: Exchange) -> None:
         if ex.is_list:
@@ -393,7 +408,8 @@ def _filter_ignored():
     return Rewrite(on_request)
 
 
-@fault("filter-no-match-404", "filter", "A filter that matches nobody answers 404 instead of an empty ListResponse.")
+@fault("filter-no-match-404", "filter", "A filter that matches nobody answers 404 instead of an empty ListResponse.",
+       breaks=("filter.no-match-200", "guests.not-found-by-filter", "token.writes-refused"))
 def _no_match_404():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
@@ -404,7 +420,8 @@ def _no_match_404():
 
 
 @fault("filter-username-case-sensitive", "filter",
-       "userName is indexed and matched case-sensitively (RFC 7643: caseExact false).")
+       "userName is indexed and matched case-sensitively (RFC 7643: caseExact false).",
+       breaks=("filter.case-insensitive",))
 def _case_sensitive():
     def adjust(state: ServerState) -> None:
         store = UserStore(state.tenant.guests)
@@ -416,7 +433,8 @@ def _case_sensitive():
 
 
 @fault("filter-plus-not-decoded", "filter",
-       "'+' in the query string is not decoded as a space (OneLogin sends userName+eq+%22...%22).")
+       "'+' in the query string is not decoded as a space (OneLogin sends userName+eq+%22...%22).",
+       breaks=("filter.encodings",))
 def _plus():
     def on_request(ex: Exchange) -> None:
         if not ex.is_list or "+" not in ex.raw_query:
@@ -429,7 +447,8 @@ def _plus():
     return Rewrite(on_request)
 
 
-@fault("filter-invalid-500", "filter", "An invalid filter crashes the server: 500 instead of 400 invalidFilter.")
+@fault("filter-invalid-500", "filter", "An invalid filter crashes the server: 500 instead of 400 invalidFilter.",
+       breaks=("filter.invalid-400",))
 def _invalid_500():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
@@ -444,7 +463,8 @@ def _is_create(ex: Exchange) -> bool:
     return ex.method == "POST" and ex.path.rstrip("/") == "/Users"
 
 
-@fault("create-200-not-201", "create", "POST /Users answers 200 instead of 201 Created.")
+@fault("create-200-not-201", "create", "POST /Users answers 200 instead of 201 Created.",
+       breaks=("create.created-201", "create.enterprise-extension"))
 def _create_200():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if _is_create(ex) and answer.status == 201:
@@ -452,7 +472,8 @@ def _create_200():
     return Rewrite(on_response=on_response)
 
 
-@fault("create-no-location", "create", "POST /Users answers without a Location header.")
+@fault("create-no-location", "create", "POST /Users answers without a Location header.",
+       breaks=("create.location",))
 def _no_location():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if _is_create(ex) and "location" in answer.headers:
@@ -461,7 +482,8 @@ def _no_location():
 
 
 @fault("create-lowercases-username", "create",
-       "userName is stored lower-cased, so what the IdP sent is not what it reads back.")
+       "userName is stored lower-cased, so what the IdP sent is not what it reads back.",
+       breaks=("create.echo-values", "create.get-same"))
 def _lowercase():
     def on_request(ex: Exchange) -> None:
         rewrite_attribute(ex, lambda key: key == "username", lambda v: v.lower() if isinstance(v, str) else v)
@@ -526,14 +548,16 @@ class _Shards:
 
 
 @fault("create-duplicate-allowed", "create",
-       "A duplicate userName is created again instead of answering 409 uniqueness.")
+       "A duplicate userName is created again instead of answering 409 uniqueness.",
+       breaks=("create.duplicate-409",))
 def _duplicates():
     def adjust(state: ServerState) -> None:
         state.store = _Shards(state.store, state.tenant.guests)
     return Rewrite(adjust=adjust)
 
 
-@fault("create-duplicate-400", "create", "A duplicate userName answers 400 without scimType instead of 409 uniqueness.")
+@fault("create-duplicate-400", "create", "A duplicate userName answers 400 without scimType instead of 409 uniqueness.",
+       breaks=("create.duplicate-409",))
 def _duplicate_400():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
@@ -547,7 +571,8 @@ _SCHEMA_KEYS = {"schemas", "id", "externalid", "meta"}
 
 
 @fault("create-rejects-unknown-attributes", "create",
-       "A POST/PUT body with password, groups or an attribute outside the User schema (Okta sends them) answers 400.")
+       "A POST/PUT body with password, groups or an attribute outside the User schema (Okta sends them) answers 400.",
+       breaks=("create.created-201", "create.enterprise-extension", "update.unknown-id-404"))
 def _strict_attributes():
     known = set(attributes_of(CORE_USER)) - {"password", "groups"}
 
@@ -564,7 +589,8 @@ def _strict_attributes():
     return Rewrite(on_request)
 
 
-@fault("create-returns-password", "create", "The password is returned in responses (RFC 7643: returned never).")
+@fault("create-returns-password", "create", "The password is returned in responses (RFC 7643: returned never).",
+       breaks=("create.password-never-returned", "schema.list-response", "schema.user"))
 def _password_echo():
     def on_response(ex: Exchange, answer: Answer) -> None:
         def edit(user: dict) -> None:
@@ -579,7 +605,8 @@ def _password_echo():
 
 
 @fault("create-integer-id", "create",
-       "The id is a JSON number, not a string (RFC 7643 §3.1); /Users/{number} is served.")
+       "The id is a JSON number, not a string (RFC 7643 §3.1); /Users/{number} is served.",
+       breaks=("create.created-201", "filter.username-eq", "schema.idp-readable", "schema.list-response", "schema.user"))
 def _integer_id():
     def on_request(ex: Exchange) -> None:
         if ex.user_id and ex.user_id.isdigit() and int(ex.user_id) < 2 ** 128:
@@ -594,7 +621,8 @@ def _integer_id():
 
 
 @fault("create-rejects-scim-json", "create",
-       "Bodies sent as application/scim+json are refused with 415 (framework only parses application/json).")
+       "Bodies sent as application/scim+json are refused with 415 (framework only parses application/json).",
+       breaks=("create.created-201", "create.enterprise-extension", "update.unknown-id-404"))
 def _media_type():
     def on_request(ex: Exchange) -> Answer | None:
         if ex.raw_body and "scim+json" in ex.headers.get("content-type", ""):
@@ -606,7 +634,8 @@ def _media_type():
 _EXTENSION_URNS = (ENTERPRISE_USER.lower(), "urn:scim:schemas:extension:enterprise:")
 
 
-@fault("create-drops-enterprise-extension", "create", "Enterprise extension attributes are silently dropped.")
+@fault("create-drops-enterprise-extension", "create", "Enterprise extension attributes are silently dropped.",
+       breaks=("create.enterprise-extension",))
 def _drop_extension():
     def on_request(ex: Exchange) -> None:
         if rewrite_attribute(ex, lambda key: key.startswith(_EXTENSION_URNS), lambda v: DROP):
@@ -616,7 +645,8 @@ def _drop_extension():
 
 # ---- update ---------------------------------------------------------------------------------
 
-@fault("put-rejects-read-only", "update", "PUT with id and meta in the body (Okta's read-modify-write) answers 400.")
+@fault("put-rejects-read-only", "update", "PUT with id and meta in the body (Okta's read-modify-write) answers 400.",
+       breaks=("deactivate.accepted", "update.put-replace", "update.unknown-id-404"))
 def _put_read_only():
     def on_request(ex: Exchange) -> Answer | None:
         body = ex.body
@@ -626,7 +656,8 @@ def _put_read_only():
     return Rewrite(on_request)
 
 
-@fault("put-keeps-omitted", "update", "PUT merges instead of replacing: attributes left out of the body are kept.")
+@fault("put-keeps-omitted", "update", "PUT merges instead of replacing: attributes left out of the body are kept.",
+       breaks=("update.put-clears-omitted",), level="SHOULD")
 def _put_merges():
     def on_request(ex: Exchange) -> None:
         body = ex.body
@@ -642,7 +673,8 @@ def _put_merges():
 
 
 @fault("patch-pathless-rejected", "update",
-       "A PATCH operation without a path (Okta, Entra aadOptscim062020) answers 400.")
+       "A PATCH operation without a path (Okta, Entra aadOptscim062020) answers 400.",
+       breaks=("deactivate.accepted", "update.patch-replace", "update.unknown-id-404"))
 def _pathless():
     def on_request(ex: Exchange) -> Answer | None:
         if ex.method == "PATCH" and ex.user_id and any("path" not in op for op in patch_ops(ex)):
@@ -661,7 +693,8 @@ def _op_case():
     return Rewrite(on_request)
 
 
-@fault("patch-ignored", "update", "PATCH answers 200 with the user but applies nothing.")
+@fault("patch-ignored", "update", "PATCH answers 200 with the user but applies nothing.",
+       breaks=("deactivate.accepted", "deactivate.found-by-filter", "deactivate.readable", "domain.update-rejected", "update.patch-replace"))
 def _patch_ignored():
     def on_request(ex: Exchange) -> None:
         if ex.method == "PATCH" and ex.user_id:
@@ -729,13 +762,15 @@ def _ignore_active_change(ex: Exchange, to: bool) -> None:
     nothing_left_to_patch(ex)
 
 
-@fault("deactivate-ignored", "deactivate", "active=false answers 200 but the user stays active.")
+@fault("deactivate-ignored", "deactivate", "active=false answers 200 but the user stays active.",
+       breaks=("deactivate.accepted", "deactivate.found-by-filter", "deactivate.readable"))
 def _deactivate_ignored():
     return Rewrite(lambda ex: _ignore_active_change(ex, False))
 
 
 @fault("deactivate-deletes", "deactivate",
-       "active=false hard-deletes the user (Okta then re-creates it under a new id).")
+       "active=false hard-deletes the user (Okta then re-creates it under a new id).",
+       breaks=("deactivate.accepted", "deactivate.found-by-filter", "deactivate.readable"))
 def _deactivate_deletes():
     def on_request(ex: Exchange) -> None:
         if ex.user_id and sets_active(ex, False):
@@ -744,7 +779,8 @@ def _deactivate_deletes():
 
 
 @fault("deactivate-hidden", "deactivate",
-       "Deactivated users disappear from lists and filters (Okta's import and Entra expect them).")
+       "Deactivated users disappear from lists and filters (Okta's import and Entra expect them).",
+       breaks=("deactivate.found-by-filter",))
 def _deactivate_hidden():
     def on_request(ex: Exchange) -> None:
         if ex.is_list:
@@ -764,7 +800,8 @@ def _active_string():
     return Rewrite(on_request)
 
 
-@fault("active-as-string", "deactivate", "active is returned as the string \"true\"/\"false\" instead of a boolean.")
+@fault("active-as-string", "deactivate", "active is returned as the string \"true\"/\"false\" instead of a boolean.",
+       breaks=("create.get-same", "deactivate.readable", "schema.idp-readable", "schema.list-response", "schema.user"))
 def _active_out_string():
     def edit(user: dict) -> None:
         if isinstance(user.get("active"), bool):
@@ -772,7 +809,8 @@ def _active_out_string():
     return Rewrite(on_response=edit_users(edit))
 
 
-@fault("active-omitted-when-false", "deactivate", "A deactivated user is returned without the active attribute.")
+@fault("active-omitted-when-false", "deactivate", "A deactivated user is returned without the active attribute.",
+       breaks=("deactivate.readable", "schema.idp-readable"))
 def _active_omitted():
     def edit(user: dict) -> None:
         if user.get("active") is False:
@@ -780,7 +818,8 @@ def _active_omitted():
     return Rewrite(on_response=edit_users(edit))
 
 
-@fault("reactivate-ignored", "deactivate", "active=true on a deactivated user answers 200 but the user stays inactive.")
+@fault("reactivate-ignored", "deactivate", "active=true on a deactivated user answers 200 but the user stays inactive.",
+       breaks=("deactivate.reactivate",))
 def _reactivate_ignored():
     return Rewrite(lambda ex: _ignore_active_change(ex, True))
 
@@ -800,7 +839,8 @@ def _soft_delete():
     return Rewrite(on_request, on_response)
 
 
-@fault("delete-twice-204", "delete", "DELETE of an unknown or already deleted id answers 204 instead of 404.")
+@fault("delete-twice-204", "delete", "DELETE of an unknown or already deleted id answers 204 instead of 404.",
+       breaks=("guests.id-404",))
 def _delete_twice():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if ex.method == "DELETE" and ex.user_id and answer.status == 404:
@@ -824,24 +864,28 @@ def _domain_test(test: Callable[[str, str], bool]) -> Rewrite:
     return policy_override(domain_allowed=lambda self, domain: any(test(domain.lower(), org) for org in self.domains))
 
 
-@fault("domain-subdomains-accepted", "domain", "Subdomains of an organization domain (sub.example.com) are accepted.")
+@fault("domain-subdomains-accepted", "domain", "Subdomains of an organization domain (sub.example.com) are accepted.",
+       breaks=("domain.lookalike-rejected",))
 def _subdomains():
     return _domain_test(lambda dom, org: dom == org or dom.endswith("." + org))
 
 
 @fault("domain-suffix-match", "domain",
-       "The domain is compared with endswith: evil-example.com passes for example.com.")
+       "The domain is compared with endswith: evil-example.com passes for example.com.",
+       breaks=("domain.lookalike-rejected",))
 def _suffix():
     return _domain_test(lambda dom, org: dom.endswith(org))
 
 
 @fault("domain-substring-match", "domain",
-       "The domain is compared with 'in': example.com.evil.io passes for example.com.")
+       "The domain is compared with 'in': example.com.evil.io passes for example.com.",
+       breaks=("domain.lookalike-rejected",))
 def _substring():
     return _domain_test(lambda dom, org: org in dom)
 
 
-@fault("domain-case-sensitive", "domain", "The domain comparison is case-sensitive: Jane@EXAMPLE.COM is refused.")
+@fault("domain-case-sensitive", "domain", "The domain comparison is case-sensitive: Jane@EXAMPLE.COM is refused.",
+       breaks=("domain.case-insensitive",))
 def _domain_case():
     return policy_override(domain_allowed=lambda self, domain: domain in self.domains)
 
@@ -852,7 +896,8 @@ def _shape_only(policy: Policy) -> Policy:
 
 
 @fault("domain-unchecked-on-update", "domain",
-       "The domain rule is enforced on POST only; PUT and PATCH move users to any domain.")
+       "The domain rule is enforced on POST only; PUT and PATCH move users to any domain.",
+       breaks=("domain.update-rejected",))
 def _unchecked_update():
     def adjust(state: ServerState) -> None:
         shape_only = _shape_only(state.policy)
@@ -865,7 +910,8 @@ def _unchecked_update():
 
 
 @fault("domain-primary-email-unchecked", "domain",
-       "Only userName is checked; a primary email on a foreign domain is accepted.")
+       "Only userName is checked; a primary email on a foreign domain is accepted.",
+       breaks=("domain.foreign-rejected", "domain.update-rejected"))
 def _primary_unchecked():
     def adjust(state: ServerState) -> None:
         shape_only = _shape_only(state.policy)
@@ -877,7 +923,8 @@ def _primary_unchecked():
     return Rewrite(adjust=adjust)
 
 
-@fault("domain-wrong-error", "domain", "A foreign domain answers 403 without scimType instead of 400 invalidValue.")
+@fault("domain-wrong-error", "domain", "A foreign domain answers 403 without scimType instead of 400 invalidValue.",
+       breaks=("domain.foreign-rejected", "domain.lookalike-rejected", "domain.update-rejected"))
 def _domain_403():
     def check_address(self: Policy, label: str, address: object) -> None:
         domain = email_domain(address)
@@ -896,7 +943,8 @@ def _guest_user(guest: Guest) -> dict:
             "meta": {"resourceType": "User"}}
 
 
-@fault("guests-listed", "guests", "Guests appear in GET /Users pages (first) and are counted in totalResults.")
+@fault("guests-listed", "guests", "Guests appear in GET /Users pages (first) and are counted in totalResults.",
+       breaks=("guests.not-listed", "schema.idp-readable"))
 def _guests_listed():
     def on_request(ex: Exchange) -> None:
         window = _page_window(ex) if ex.is_list and ex.param("filter") is None else None
@@ -926,7 +974,8 @@ def _filtered_user_name(ex: Exchange) -> str | None:
         return None
 
 
-@fault("guests-found-by-filter", "guests", "filter=userName eq \"<guest>\" finds the guest.")
+@fault("guests-found-by-filter", "guests", "filter=userName eq \"<guest>\" finds the guest.",
+       breaks=("guests.not-found-by-filter", "schema.idp-readable"))
 def _guests_filter():
     def edit(ex: Exchange, body: dict) -> None:
         wanted = _filtered_user_name(ex)
@@ -943,7 +992,8 @@ def _guest(ex: Exchange) -> Guest | None:
     return next((g for g in ex.state.tenant.guests if g.id == ex.user_id), None)
 
 
-@fault("guests-readable-by-id", "guests", "GET /Users/{guestId} returns the guest instead of 404.")
+@fault("guests-readable-by-id", "guests", "GET /Users/{guestId} returns the guest instead of 404.",
+       breaks=("guests.id-404", "schema.idp-readable"))
 def _guest_by_id():
     def on_request(ex: Exchange) -> Answer | None:
         guest = _guest(ex)
@@ -951,7 +1001,8 @@ def _guest_by_id():
     return Rewrite(on_request)
 
 
-@fault("guests-writable-by-id", "guests", "PUT, PATCH and DELETE on a guest id succeed instead of answering 404.")
+@fault("guests-writable-by-id", "guests", "PUT, PATCH and DELETE on a guest id succeed instead of answering 404.",
+       breaks=("guests.id-404", "schema.idp-readable"))
 def _guest_writable():
     def on_request(ex: Exchange) -> Answer | None:
         guest = _guest(ex)
@@ -962,7 +1013,8 @@ def _guest_writable():
 
 
 @fault("guests-creatable", "guests",
-       "POST /Users with a guest's email creates a member: the domain rule exempts known guests' addresses.")
+       "POST /Users with a guest's email creates a member: the domain rule exempts known guests' addresses.",
+       breaks=("guests.create-rejected",))
 def _guest_creatable():
     def adjust(state: ServerState) -> None:
         guests = {g.userName.casefold() for g in state.store.guests.values()}
@@ -978,7 +1030,8 @@ def _guest_creatable():
 # ---- errors ---------------------------------------------------------------------------------
 
 @fault("errors-status-integer", "errors",
-       "Error bodies carry status as a JSON number (Slack, Zoom) instead of a string.")
+       "Error bodies carry status as a JSON number (Slack, Zoom) instead of a string.",
+       breaks=("errors.status-string",), level="SHOULD")
 def _status_int():
     def edit(answer: Answer, body: dict) -> None:
         answer.body = {**body, "status": answer.status}
@@ -986,7 +1039,8 @@ def _status_int():
 
 
 @fault("errors-not-scim", "errors",
-       "Error bodies use a vendor envelope {\"errors\":[{\"message\":...}]} (Asana REST) without the Error URN.")
+       "Error bodies use a vendor envelope {\"errors\":[{\"message\":...}]} (Asana REST) without the Error URN.",
+       breaks=("create.duplicate-uniqueness", "create.unknown-id-404", "errors.scim-error-body", "filter.invalid-400", "schema.idp-readable", "token.error-body", "update.unknown-id-404"))
 def _vendor_errors():
     def edit(answer: Answer, body: dict) -> None:
         answer.body = {"errors": [{"message": body.get("detail", "")}]}
@@ -994,7 +1048,8 @@ def _vendor_errors():
     return Rewrite(on_response=edit_error(edit))
 
 
-@fault("errors-html-404", "errors", "404 answers (unknown ids) are an HTML page.")
+@fault("errors-html-404", "errors", "404 answers (unknown ids) are an HTML page.",
+       breaks=("create.unknown-id-404", "errors.scim-error-body", "update.unknown-id-404"))
 def _html_404():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if answer.status == 404:
@@ -1003,7 +1058,8 @@ def _html_404():
 
 
 @fault("errors-malformed-json-500", "errors",
-       "A malformed JSON body crashes the server: an HTML 500 instead of 400 invalidSyntax.")
+       "A malformed JSON body crashes the server: an HTML 500 instead of 400 invalidSyntax.",
+       breaks=("errors.malformed-400",))
 def _malformed_500():
     def on_request(ex: Exchange) -> Answer | None:
         if is_user_write(ex) and ex.raw_body.strip() and ex.body is None and ex.raw_body.strip() != b"null":
@@ -1013,7 +1069,8 @@ def _malformed_500():
 
 
 @fault("responses-application-json", "errors",
-       "Every response is labelled application/json instead of application/scim+json.")
+       "Every response is labelled application/json instead of application/scim+json.",
+       breaks=("errors.content-type",), level="SHOULD")
 def _json_type():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if answer.headers.get("content-type", "").startswith("application/scim+json"):
@@ -1023,7 +1080,8 @@ def _json_type():
 
 # ---- discovery ------------------------------------------------------------------------------
 
-@fault("discovery-spc-missing", "discovery", "/ServiceProviderConfig answers 404.")
+@fault("discovery-spc-missing", "discovery", "/ServiceProviderConfig answers 404.",
+       breaks=("discovery.service-provider-config",))
 def _spc_missing():
     def on_request(ex: Exchange) -> Answer | None:
         return error(404, "Not Found") if ex.path.rstrip("/") == "/ServiceProviderConfig" else None
@@ -1040,7 +1098,8 @@ def _edit_spc(edit: Callable[[dict], None]) -> Rewrite:
 
 
 @fault("discovery-spc-wrong-schema", "discovery",
-       "/ServiceProviderConfig lacks its schema URN and the required bulk block.")
+       "/ServiceProviderConfig lacks its schema URN and the required bulk block.",
+       breaks=("discovery.service-provider-config",))
 def _spc_schema():
     def edit(body: dict) -> None:
         body["schemas"] = ["urn:scim:schemas:core:1.0"]
@@ -1049,13 +1108,15 @@ def _spc_schema():
 
 
 @fault("discovery-patch-unadvertised", "discovery",
-       "/ServiceProviderConfig says patch is unsupported while PATCH works.")
+       "/ServiceProviderConfig says patch is unsupported while PATCH works.",
+       breaks=("discovery.patch-advertised",), level="SHOULD")
 def _spc_patch():
     return _edit_spc(lambda body: body.update(patch={"supported": False}))
 
 
 @fault("discovery-schemas-bare-array", "discovery",
-       "/Schemas and /ResourceTypes answer a bare JSON array instead of a ListResponse.")
+       "/Schemas and /ResourceTypes answer a bare JSON array instead of a ListResponse.",
+       breaks=("discovery.resource-types", "discovery.schemas"))
 def _schemas_array():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
