@@ -2,9 +2,9 @@
 
     python -m scimcert.mutation [--workers N] [--fault NAME ...] [--json FILE]
 
-For the correct server and for each registered fault alone, runs `pytest suites` in-process (one
-long-lived worker process per CPU, so interpreter start-up is paid once per worker) and reads the
-run's conformance.json. A fault is detected when the requirements it declares are among those that
+For the correct server (every IdP profile) and for each registered fault alone (with the IdP profiles
+whose requests expose it, `Fault.idps`), runs `pytest suites` in-process (one long-lived worker process
+per CPU, so interpreter start-up is paid once per worker) and reads the run's conformance.json. A fault is detected when the requirements it declares are among those that
 failed (MUST faults) or warned (SHOULD faults); its diagnosis is off when a requirement of another
 capability than the fault's declared ones failed. Prints a table and the score; exit 0 iff the
 correct run is clean and every fault is detected with its diagnosis on target.
@@ -66,9 +66,10 @@ def run_one(fault: str, extra: list[str]) -> Outcome:
     expected = list(getattr(registered, "requirements", ())) if registered else []
     import pytest
 
+    scope = [] if registered is None else [arg for idp in registered.idps for arg in ("--idp", idp)]
     with tempfile.TemporaryDirectory() as reports:
         args = ["suites", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--reports-dir", reports,
-                *([] if fault == BASELINE else ["--reference-fault", fault]), *extra]
+                *([] if fault == BASELINE else ["--reference-fault", fault, *scope]), *extra]
         started = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             code = int(pytest.main(args))

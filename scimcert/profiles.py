@@ -18,7 +18,9 @@ from .schemas import describe, errors
 
 PROFILES_DIR = FIXTURES / "idps"
 _WHOLE = re.compile(r"^\{([A-Za-z]+)\}$")
-_PLACEHOLDER = re.compile(r"\{([A-Za-z]+)(\|url)?\}")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z]+)(\|url|\|text)?\}")
+STEPS = ("testCredentials", "importPage", "findUser", "findUserByExternalId", "getUser", "createUser", "updateUser",
+         "updateManager", "updateAddress", "updateSequence", "deactivateUser", "reactivateUser", "deleteUser")
 
 
 class ProfileError(ValueError):
@@ -47,11 +49,13 @@ class Request:
 
 def _fill_text(text: str, values: dict[str, Any], where: str) -> str:
     def substitute(match: re.Match) -> str:
-        name, encode = match.group(1), match.group(2)
+        name, conversion = match.group(1), match.group(2)
         if name not in values:
             raise ProfileError(f"{where}: no value for placeholder {{{name}}}")
-        value = str(values[name])
-        return quote(value, safe="") if encode else value
+        value = values[name]
+        if conversion == "|text":  # the value as JSON would write it: true, not True (OneLogin's "{$user.active}")
+            return value if isinstance(value, str) else json.dumps(value)
+        return quote(str(value), safe="") if conversion == "|url" else str(value)
     return _PLACEHOLDER.sub(substitute, text)
 
 
@@ -81,19 +85,42 @@ class Profile:
     reads: str | None
     steps: dict[str, dict]
     unknown_ids: tuple[str, ...] = ()
+    lacks: dict[str, str] = field(default_factory=dict)
+    response_content_types: tuple[str, ...] = ("application/scim+json",)
 
     def has(self, step: str) -> bool:
         return step in self.steps
 
     def variants(self, step: str) -> list[str]:
-        return ["default", *self.steps[step].get("variants", {})]
+        return ["default", *self.steps[step].get("variants", {})] if step in self.steps else []
+
+    def lacks_reason(self, step: str) -> str:
+        """Why this IdP never sends `step` (the profile's `lacks`, citing the reference)."""
+        return self.lacks.get(step, f"{self.name} never sends {step}")
+
+    def spec(self, step: str, variant: str = "default") -> dict:
+        """The effective request fields of a step's variant: the step it is `like`, then the step's own
+        fields, then the variant's (each replacing what it names); "with" is merged into the body."""
+        own = dict(self.steps[step])
+        overrides = own.pop("variants", {})
+        spec = self.spec(own.pop("like")) if "like" in own else {}
+        spec.update(own)
+        if variant != "default":
+            spec.update(overrides[variant])
+        if "with" in spec:
+            extra = spec.pop("with")
+            spec["body"] = {**(spec.get("body") if isinstance(spec.get("body"), dict) else {}), **extra}
+        return spec
+
+    def placeholders(self, step: str, variant: str = "default") -> set[str]:
+        """The names of the placeholders a step's variant uses (path, query and body)."""
+        spec = self.spec(step, variant)
+        text = json.dumps([spec.get("path", ""), spec.get("query", ""), spec.get("body")])
+        return set(re.findall(r"\{([A-Za-z]+)(?:\|url|\|text)?\}", text))
 
     def request(self, step: str, variant: str = "default", **values: Any) -> Request:
         """Render one step (optionally a variant of it) with the check's values."""
-        spec = dict(self.steps[step])
-        overrides = spec.pop("variants", {})
-        if variant != "default":
-            spec.update(overrides[variant])
+        spec = self.spec(step, variant)
         where = f"{self.id}.{step}[{variant}]"
         values = {**spec.get("defaults", {}), **values}
         body = render(spec["body"], values, where) if "body" in spec else None
@@ -113,10 +140,14 @@ def load(path) -> Profile:
     problems = errors("idp-profile.schema.json", data)
     if problems:
         raise ProfileError(f"{path.name}: " + "; ".join(describe(p) for p in problems))
+    unexplained = [s for s in STEPS if s not in data["steps"] and s not in data.get("lacks", {})]
+    if unexplained:
+        raise ProfileError(f"{path.name}: steps neither defined nor explained in 'lacks': {', '.join(unexplained)}")
     return Profile(
         id=data["id"], name=data["name"], description=data["description"], headers=data["headers"],
         body_content_type=data["bodyContentType"], reads=data.get("reads"), steps=data["steps"],
-        unknown_ids=tuple(data.get("unknownIds", ())),
+        unknown_ids=tuple(data.get("unknownIds", ())), lacks=dict(data.get("lacks", {})),
+        response_content_types=tuple(data.get("responseContentTypes", ("application/scim+json",))),
     )
 
 

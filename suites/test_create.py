@@ -1,4 +1,6 @@
-"""Create checks: the IdP's existence check and POST, the created user read back, duplicates, unknown ids."""
+"""Create checks: the IdP's lookups and POST, the created user read back, the IdPs' template artefacts,
+duplicates, unknown ids. (When the lookup finds the user, OneLogin and Entra update it instead: that branch
+is filter.username-eq plus the update checks.)"""
 
 from __future__ import annotations
 
@@ -6,9 +8,19 @@ import uuid
 
 import pytest
 
-from scimcert.suites import created_id, dig, given_user, is_scim_error, resources
-
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+from scimcert.suites import (
+    ENTERPRISE,
+    TOLERANCE,
+    created_id,
+    dig,
+    given_user,
+    is_scim_error,
+    needs,
+    resources,
+    values_for,
+    variant_params,
+    write_request,
+)
 
 
 def _password_keys(body: object) -> list[str]:
@@ -18,19 +30,30 @@ def _password_keys(body: object) -> list[str]:
     return [k for k in body if isinstance(k, str) and k.lower().rsplit(":", 1)[-1] == "password"]
 
 
+def _sent(body: object) -> dict[tuple[str, ...], object]:
+    """The values of a create body that must come back as sent: userName, name.givenName,
+    name.familyName, and externalId and active where the body carries them."""
+    paths = [("userName",), ("name", "givenName"), ("name", "familyName"), ("externalId",), ("active",)]
+    return {path: dig(body, *path) for path in paths if dig(body, *path) is not None}
+
+
 @pytest.mark.requirement("create.created-201", "create.echo-values", "create.location", "create.get-same",
                          "create.password-never-returned")
 def test_create_user(idp, client, verdict, users):
-    """Sends the IdP's assignment of a new user (Okta: filter on userName, then POST /Users with the
-    password placeholder, groups and externalId), then reads the user back by id and by filter.
+    """Sends the IdP's assignment of a new user: its lookups (Okta, OneLogin: filter on userName; Entra:
+    on userName and externalId), then its POST /Users (Okta: password placeholder, groups, externalId;
+    OneLogin: its v2 Enterprise template; Entra: roles [], meta, externalId), then reads the user back by
+    id and by filter.
 
     Verifies: 201 with a string id, userName and name echoed with their case, Location equal to
     meta.location, GET /Users/{id} returning the created values, and no password in any answer
-    (RFC 7644 §3.3, RFC 7643 §4.1.1, Okta SPEC steps 11 and 13).
+    (RFC 7644 §3.3, RFC 7643 §4.1.1, Okta SPEC steps 11 and 13, onelogin-entra.md §1.4, §2.3).
     """
     new = users.new()
-    client.send(idp.request("findUser", userName=new.userName))  # evidence only: the filter is judged elsewhere
-    request = idp.request("createUser", **new.values())
+    for lookup in ("findUser", "findUserByExternalId"):  # evidence only: the filters are judged elsewhere
+        if idp.has(lookup):
+            client.send(idp.request(lookup, **values_for(new)))
+    request = idp.request("createUser", **values_for(new))
     answer = client.send(request)
     user_id = dig(answer.json, "id")
     verdict.require("create.created-201", answer.status in request.accepts, "the create succeeds",
@@ -39,11 +62,11 @@ def test_create_user(idp, client, verdict, users):
                     "the created user carries its id as a non-empty string",
                     expected="a non-empty string id", actual=repr(user_id), exchange=answer)
 
-    sent = {("userName",): new.userName, ("name", "givenName"): new.givenName, ("name", "familyName"): new.familyName}
-    for path, value in sent.items():
-        verdict.check("create.echo-values", dig(answer.json, *path) == value,
+    sent = _sent(request.body)
+    for path in [("userName",), ("name", "givenName"), ("name", "familyName")]:
+        verdict.check("create.echo-values", dig(answer.json, *path) == sent.get(path),
                       f"{'.'.join(path)} is echoed exactly as sent (case preserved)",
-                      expected=value, actual=dig(answer.json, *path), exchange=answer)
+                      expected=sent.get(path), actual=dig(answer.json, *path), exchange=answer)
 
     location, meta_location = answer.header("location"), dig(answer.json, "meta", "location")
     verdict.check("create.location", bool(location) and location == meta_location,
@@ -54,8 +77,7 @@ def test_create_user(idp, client, verdict, users):
     read = client.send(idp.request("getUser", id=user_id))
     verdict.require("create.get-same", read.status == 200, "the created user is readable by id",
                     expected=200, actual=read.status or read.error, exchange=read)
-    created = {**sent, ("id",): user_id, ("active",): True, ("externalId",): new.externalId}
-    for path, value in created.items():
+    for path, value in {**sent, ("id",): user_id}.items():
         verdict.check("create.get-same", dig(read.json, *path) == value,
                       f"GET returns the created {'.'.join(path)}",
                       expected=value, actual=dig(read.json, *path), exchange=read)
@@ -68,17 +90,26 @@ def test_create_user(idp, client, verdict, users):
                       expected="no password attribute", actual=_password_keys(body) or "(none)", exchange=exchange)
 
 
+def _enterprise_variant(idp) -> str:
+    """The IdP's create that carries enterprise attributes: its 'enterprise' variant, else its default
+    when that already does (OneLogin's template)."""
+    if "enterprise" in idp.variants("createUser"):
+        return "enterprise"
+    if ENTERPRISE in (idp.spec("createUser").get("body") or {}):
+        return "default"
+    pytest.skip(f"{idp.name} sends no enterprise extension on create")
+
+
 @pytest.mark.requirement("create.enterprise-extension")
 def test_create_with_enterprise_extension(idp, client, verdict, users):
-    """Sends the IdP's create with enterprise attributes mapped (Okta: the extension URN in schemas,
-    department under it, core title), then reads the user back.
+    """Sends the IdP's create with enterprise attributes mapped (Okta, Entra: the extension URN in schemas,
+    department under it, core title; OneLogin: its template, which always carries them), then reads the
+    user back.
 
     Verifies: department comes back under the extension URN, which schemas lists (RFC 7643 §3.3, §4.3).
     """
-    if "enterprise" not in idp.variants("createUser"):
-        pytest.skip(f"{idp.name} sends no enterprise extension on create")
-    request = idp.request("createUser", "enterprise", **users.new().values(), title="Staff Engineer",
-                          department="Platform Reliability")
+    request = idp.request("createUser", _enterprise_variant(idp), **values_for(
+        users.new(), title="Staff Engineer", department="Platform Reliability"))
     answer = client.send(request)
     verdict.require("create.enterprise-extension", answer.status in request.accepts and created_id(answer),
                     "the create with the enterprise extension succeeds", expected=request.accepts,
@@ -90,6 +121,75 @@ def test_create_with_enterprise_extension(idp, client, verdict, users):
     verdict.check("create.enterprise-extension", ENTERPRISE in (dig(read.json, "schemas") or []),
                   "schemas lists the extension URN", expected=ENTERPRISE, actual=dig(read.json, "schemas"),
                   exchange=read)
+
+
+def _tolerance(step: str) -> list:
+    """Each template-artefact variant any profile has for `step`, marked with the requirement judging it."""
+    return variant_params(step, tolerance=True, marks=lambda v: [pytest.mark.requirement(TOLERANCE[v])])
+
+
+def _email_of(user: object) -> list:
+    emails = dig(user, "emails")
+    items = emails if isinstance(emails, list) else [emails]
+    return [dig(e, "value") for e in items if isinstance(e, dict)]
+
+
+@pytest.mark.parametrize("variant", _tolerance("createUser"))
+def test_create_with_template_artefacts(idp, client, verdict, users, variant):
+    """Sends the IdP's create in a template variant real tenants send (OneLogin: its observed default
+    template with urn:scim:schemas:core:2.0, emails as one object, a template with "active": "true",
+    "id": null and meta, unmapped parameters as "", untrimmed names; Entra: its legacy body with nulls
+    and a misspelt URN), then reads the user back.
+
+    Verifies: 201 with an id; GET shows the userName and, where the variant is about them, the email
+    (emails object) and the department under the extension (non-RFC URNs) (onelogin-entra.md §1.4, §1.9,
+    §2.3, §2.11 EN-S3).
+    """
+    needs(idp, "createUser", variant)
+    requirement = TOLERANCE[variant]
+    new = users.new()
+    about_urns = requirement == "create.legacy-urns"  # other variants keep their own values (e.g. "" for all)
+    request = idp.request("createUser", variant, **values_for(new, **({"department": "Field Marketing"} if about_urns else {})))
+    answer = client.send(request)
+    verdict.require(requirement, answer.status in request.accepts and created_id(answer) is not None,
+                    f"the create in {idp.name}'s '{variant}' shape succeeds", expected=list(request.accepts),
+                    actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+    read = client.send(idp.request("getUser", id=created_id(answer)))
+    verdict.check(requirement, read.status == 200 and dig(read.json, "userName") == new.userName,
+                  "the user is readable with its userName", expected=new.userName,
+                  actual=dig(read.json, "userName") if read.status == 200 else read.status or read.error,
+                  exchange=read)
+    if requirement == "create.emails-object":
+        verdict.check(requirement, new.email in _email_of(read.json), "the one email object is stored as an email",
+                      expected=[new.email], actual=_email_of(read.json), exchange=read)
+    if about_urns:
+        verdict.check(requirement, dig(read.json, ENTERPRISE, "department") == "Field Marketing",
+                      "the department sent under urn:scim:schemas:extension:enterprise:2.0 is stored",
+                      expected="Field Marketing", actual=dig(read.json, ENTERPRISE, "department"), exchange=read)
+
+
+@pytest.mark.parametrize("variant", _tolerance("updateUser"))
+def test_update_with_template_artefacts(idp, client, verdict, users, variant):
+    """Creates a user, then sends the IdP's update in a template variant real tenants send (OneLogin: the
+    observed PUT of its default template, with urn:scim:schemas:core:2.0) with a new title, and reads the
+    user back.
+
+    Verifies: the update succeeds and GET shows the new title and the department sent under the
+    non-RFC extension URN (onelogin-entra.md §1.4 [AK-11249], §1.5).
+    """
+    needs(idp, "updateUser", variant)
+    requirement = TOLERANCE[variant]
+    new, user_id = given_user(client, idp, users)
+    request = write_request(client, idp, "updateUser", new, user_id, variant, title="Regional Director",
+                            department="Field Marketing")
+    answer = client.send(request)
+    verdict.require(requirement, answer.status in request.accepts,
+                    f"the update in {idp.name}'s '{variant}' shape succeeds", expected=list(request.accepts),
+                    actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+    read = client.send(idp.request("getUser", id=user_id))
+    for path, value in {("title",): "Regional Director", (ENTERPRISE, "department"): "Field Marketing"}.items():
+        verdict.check(requirement, dig(read.json, *path) == value, f"GET shows the new {path[-1]}",
+                      expected=value, actual=dig(read.json, *path), exchange=read)
 
 
 def _duplicate(name: str, requirements: tuple[str, ...]):
@@ -108,7 +208,7 @@ def test_duplicate_username_conflicts(idp, client, verdict, users, duplicate, re
     (RFC 7644 §3.3, §3.12; RFC 7643 §4.1.1 userName caseExact false).
     """
     new, existing_id = given_user(client, idp, users)
-    values = new.values() if duplicate == "same-body" else {**users.new().values(), "userName": new.userName.swapcase()}
+    values = values_for(new) if duplicate == "same-body" else values_for(users.new(), userName=new.userName.swapcase())
     request = idp.request("createUser", **values)
     answer = client.send(request)
     actual = answer.status or answer.error

@@ -1,10 +1,14 @@
-"""Error handling probes no IdP sends on purpose, but every IdP meets when a body goes wrong."""
+"""Error handling probes no IdP sends on purpose, but every IdP meets when a body goes wrong; and the
+media type of JSON responses, which the IdPs read differently (Entra insists on application/scim+json;
+OneLogin documents application/json; Okta tolerates either)."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from scimcert.suites import dig, is_scim_error
+from scimcert.suites import dig, given_user, is_scim_error
 
 MALFORMED = {
     "truncated": b'{"userName": "broken@example.com", "name": {"givenName": "Bro',
@@ -27,3 +31,31 @@ def test_malformed_body_is_a_client_error(client, verdict, body):
                   "the answer is a SCIM Error with scimType invalidSyntax", expected="scimType invalidSyntax",
                   actual=dig(answer.json, "scimType") if is_scim_error(answer) else answer.excerpt(200),
                   exchange=answer)
+
+
+def _media_type(answer) -> str:
+    return answer.content_type.split(";")[0].strip().lower()
+
+
+@pytest.mark.requirement("errors.idp-content-type")
+def test_response_media_type(idp, client, verdict, users):
+    """Sends the IdP's connection test, creates a user, reads it by id and by the IdP's lookup, and reads
+    an id that does not exist.
+
+    Verifies: each JSON answer is labelled with a media type the IdP accepts, and records which one the
+    endpoint sends (Entra: application/scim+json only, onelogin-entra.md §2.11 EN-M9; OneLogin documents
+    application/json, §1.8; Okta tolerates application/json, okta.md §12). Whether the RFC's
+    application/scim+json is sent is judged for every IdP by errors.content-type.
+    """
+    new, user_id = given_user(client, idp, users)
+    answers = [client.send(idp.request("testCredentials")),
+               client.send(idp.request("getUser", id=user_id)),
+               client.send(idp.request("findUser", userName=new.userName)),
+               client.send(idp.request("getUser", id=str(uuid.uuid4())))]
+    accepted = [t.lower() for t in idp.response_content_types]
+    if not any(a.is_json for a in answers):
+        verdict.skip("errors.idp-content-type", "no answer had a JSON body to judge")
+    for answer in (a for a in answers if a.is_json):
+        verdict.check("errors.idp-content-type", _media_type(answer) in accepted,
+                      f"{answer.label} answers {_media_type(answer) or '(no Content-Type)'}, which {idp.name} reads",
+                      expected=" or ".join(accepted), actual=answer.content_type or "(none)", exchange=answer)

@@ -1,29 +1,57 @@
-"""Token checks: the IdP's "Test API Credentials", and every way a request can lack a valid token."""
+"""Token checks: the IdP's connection test (Okta "Test API Credentials", OneLogin "Enable", Entra "Test
+Connection"), and every way a request can lack a valid token."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from scimcert.suites import current, dig, given_user, integer_paging, is_scim_error, list_of, resources
+from scimcert.suites import (
+    TOLERANCE,
+    dig,
+    found_nobody,
+    given_user,
+    integer_paging,
+    is_scim_error,
+    list_of,
+    named,
+    values_for,
+    write_request,
+)
 
 
 @pytest.mark.requirement("token.test-credentials")
 def test_test_api_credentials(idp, client, verdict):
-    """Sends the IdP's connection test (Okta: GET /Users?startIndex=1&count=2) with the valid token.
+    """Sends the IdP's connection test with the valid token (Okta: GET /Users?startIndex=1&count=2;
+    OneLogin: GET /Users?filter=userName+eq+%22<non-existent>%22&; Entra: GET /Users?filter=userName eq
+    "<random GUID>").
 
-    Verifies: it answers 200 with a ListResponse whose paging numbers are integers and whose
-    Resources array is present, even when the tenant is empty (okta.md §1.2).
+    Verifies: it answers a status the IdP accepts; a 200 is a ListResponse with a Resources array and, for
+    Okta's paging probe, integer paging numbers even when the tenant is empty, for a filter probe an
+    integer totalResults 0 and no resources (okta.md §1.2; onelogin-entra.md §1.2, §2.2). OneLogin also
+    takes 404; that the RFC prefers the empty list is judged by filter.no-match-list.
     """
-    answer = client.send(idp.request("testCredentials"))
-    verdict.require("token.test-credentials", answer.status in idp.request("testCredentials").accepts,
-                    "the connection test succeeds", expected=200, actual=answer.status or answer.error,
-                    exchange=answer)
+    request = idp.request("testCredentials", probe=str(uuid.uuid4()))
+    answer = client.send(request)
+    verdict.require("token.test-credentials", answer.status in request.accepts,
+                    "the connection test succeeds", expected=list(request.accepts),
+                    actual=answer.status or answer.error, exchange=answer)
+    if answer.status != 200:
+        return  # a 404 the IdP accepts (OneLogin): nothing more to read
     body = list_of(answer)
-    verdict.check("token.test-credentials", body is not None and isinstance(body.get("Resources"), list)
-                  and integer_paging(body),
-                  "the answer is a full ListResponse (integers, Resources present)",
-                  expected="ListResponse with integer totalResults/startIndex/itemsPerPage and a Resources array",
-                  actual=answer.excerpt(200), exchange=answer)
+    if "filter=" not in request.query:
+        verdict.check("token.test-credentials", body is not None and isinstance(body.get("Resources"), list)
+                      and integer_paging(body),
+                      "the answer is a full ListResponse (integers, Resources present)",
+                      expected="ListResponse with integer totalResults/startIndex/itemsPerPage and a Resources array",
+                      actual=answer.excerpt(200), exchange=answer)
+        return
+    total = body.get("totalResults") if body is not None else None
+    verdict.check("token.test-credentials", body is not None and body.get("Resources", []) == []
+                  and isinstance(total, int) and not isinstance(total, bool) and total == 0,
+                  "the probe for a non-existent userName answers an empty ListResponse",
+                  expected={"totalResults": 0, "Resources": []}, actual=answer.excerpt(200), exchange=answer)
 
 
 def _credential(name: str, header: str | None, requirement: str):
@@ -65,40 +93,42 @@ def test_bad_credentials_rejected(idp, client, verdict, target, credential, head
 @pytest.mark.requirement("token.writes-refused")
 def test_writes_without_token_change_nothing(idp, client, verdict, users, credential, header):
     """Creates a user with the valid token, then sends the IdP's writes without a valid token: a create of
-    another user (POST), a read-modify-write PUT and a PATCH of the user, reads back with the valid token,
-    then sends DELETE /Users/{id} without a valid token and reads the user again.
+    another user, each shape of its profile update (Okta: read-modify-write PUT and path-less PATCH;
+    OneLogin: PUT of its template; Entra: both of its PATCH shapes) with another name and a title, reads
+    back with the valid token, then sends the IdP's DELETE (an RFC DELETE for IdPs that never delete)
+    without a valid token and reads the user again.
 
     Verifies: each write answers 401, the POSTed user does not exist, and the existing user is still
     there and unchanged (RFC 7644 §2; RFC 6750 §3.1).
     """
-    _, user_id = given_user(client, idp, users)
-    before = current(client, idp, user_id)
+    new, user_id = given_user(client, idp, users)
+    before = client.send(idp.request("getUser", id=user_id)).json
     intruder = users.new()
-    title = "Changed without a token"
-    writes = [idp.request("createUser", **intruder.values()),
-              idp.request("updateUser", id=user_id, current={**before, "title": title, "name": {
-                  "givenName": intruder.givenName, "familyName": intruder.familyName}})]
-    if "patch" in idp.variants("updateUser"):
-        writes.append(idp.request("updateUser", "patch", id=user_id,
-                                  changes={"title": title, "name": {"givenName": intruder.givenName}}))
+    change = {"title": "Changed without a token", "givenName": intruder.givenName, "familyName": intruder.familyName}
+    writes = [idp.request("createUser", **values_for(intruder))]
+    writes += [write_request(client, idp, "updateUser", new, user_id, shape, **change)
+               for shape in idp.variants("updateUser") if shape not in TOLERANCE]
     for answer in [client.send(request, auth=header) for request in writes]:
         _refused(verdict, answer, credential)
 
-    found = client.send(idp.request("findUser", userName=intruder.userName))
-    created = [r.get("id") for r in resources(found) if str(r.get("userName", "")).lower() == intruder.userName.lower()]
-    verdict.check("token.writes-refused", found.status == 200 and not created,
+    lookup = idp.request("findUser", userName=intruder.userName)
+    found = client.send(lookup)
+    created = [r.get("id") for r in named(found, intruder.userName)]
+    verdict.check("token.writes-refused", found_nobody(found, lookup) or (found.status == 200 and not created),
                   "the user POSTed without a valid token does not exist",
-                  expected=f"200 without {intruder.userName}",
+                  expected=f"no user {intruder.userName}",
                   actual=f"{found.status or found.error}, found as id(s) {created}" if created
                   else found.status or found.error, exchange=found)
     after = client.send(idp.request("getUser", id=user_id))
     for path in [("name", "givenName"), ("name", "familyName"), ("title",), ("active",)]:
         verdict.check("token.writes-refused", dig(after.json, *path) == dig(before, *path),
-                      f"{'.'.join(path)} is unchanged by the PUT and PATCH", expected=dig(before, *path),
+                      f"{'.'.join(path)} is unchanged by the updates", expected=dig(before, *path),
                       actual=dig(after.json, *path) if after.status == 200 else after.status or after.error,
                       exchange=after)
 
-    _refused(verdict, client.raw("DELETE", f"/Users/{user_id}", auth=header), credential)
+    delete = idp.request("deleteUser", id=user_id) if idp.has("deleteUser") else None
+    _refused(verdict, client.send(delete, auth=header) if delete else
+             client.raw("DELETE", f"/Users/{user_id}", auth=header), credential)
     still = client.send(idp.request("getUser", id=user_id))
     verdict.check("token.writes-refused", still.status == 200, "the user is still there after the DELETE",
                   expected=200, actual=still.status or still.error, exchange=still)

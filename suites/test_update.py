@@ -1,26 +1,44 @@
-"""Update checks: the IdP's profile push (read-modify-write PUT, path-less PATCH), emptied values, unknown ids."""
+"""Update checks: the IdPs' profile push in each shape they send (Okta's read-modify-write PUT and path-less
+PATCH, OneLogin's PUT of its template, Entra's PATCH operations and aadOptscim062020 replace), emptied and
+omitted values, unknown ids, and Entra's single-purpose PATCHes (value-filter paths, order, manager)."""
 
 from __future__ import annotations
 
-import copy
 import uuid
 
 import pytest
 
-from scimcert.suites import current, dig, given_user, is_scim_error
+from scimcert.suites import (
+    PATCH_OP,
+    current,
+    dig,
+    given_user,
+    is_scim_error,
+    needs,
+    shape,
+    values_for,
+    variant_params,
+    write_request,
+)
 
 TITLE = "Senior Solutions Engineer"
-
-
-def _patch_variant(idp) -> None:
-    if "patch" not in idp.variants("updateUser"):
-        pytest.skip(f"{idp.name} sends no PATCH for profile updates")
+SHAPES = {"put": "update.put-replace", "patch-pathless": "update.patch-replace",
+          "patch-operations": "update.patch-operations"}
 
 
 def _other_given_name(users, given: str) -> str:
     """A realistic given name different from `given` (the change an admin makes in the IdP)."""
     other = users.new().givenName
     return other if other != given else f"{other}-Marie"
+
+
+def _applies(idp, step: str, variant: str, name: str) -> bool:
+    """Whether the step's variant carries the value `name` (directly, or through changes/current)."""
+    return bool(idp.placeholders(step, variant) & {name, "changes", "current"})
+
+
+def _emails(user: object) -> list:
+    return [dig(e, "value") for e in (dig(user, "emails") or []) if isinstance(e, dict)]
 
 
 def _visible(verdict, requirement: str, read, changes: dict[tuple[str, ...], object]) -> None:
@@ -32,88 +50,216 @@ def _visible(verdict, requirement: str, read, changes: dict[tuple[str, ...], obj
                       expected=value, actual=dig(read.json, *path), exchange=read)
 
 
-@pytest.mark.requirement("update.put-replace")
-def test_put_replace(idp, client, verdict, users):
-    """Creates a user, then sends the IdP's profile push (Okta AIW: GET, then PUT of the whole GET body,
-    id and meta included, with name.givenName and title changed), then reads the user back.
+@pytest.mark.parametrize("variant", variant_params("updateUser"))
+@pytest.mark.requirement(*SHAPES.values())
+def test_profile_update(idp, client, verdict, users, variant):
+    """Creates a user, then sends the IdP's profile push in this shape with a new given name, title and
+    work email (Okta AIW: GET, then PUT of the whole GET body, id and meta included; Okta OIN: one
+    path-less replace of {"title", "name": {"givenName"}, "emails"}; OneLogin: PUT /Users/{id}? of its
+    whole template; Entra: one capitalised operation per attribute, emails[type eq "work"].value, the
+    enterprise URN path and Add title; Entra aadOptscim062020: one path-less replace with dotted and URN
+    keys), then reads the user back.
 
-    Verifies: the PUT answers 200 and the change is visible on GET (okta.md §5.1, RFC 7644 §3.5.1).
+    Verifies: the answer is one the IdP accepts (PUT: 200; PATCH: 200 or 204), and GET shows every change
+    with name.familyName kept (okta.md §5.1-5.2, onelogin-entra.md §1.5, §2.4; RFC 7644 §3.5.1, §3.5.2).
+    Judged as update.put-replace, update.patch-replace or update.patch-operations by the shape.
     """
-    new, user_id = given_user(client, idp, users)
-    body = copy.deepcopy(current(client, idp, user_id))
-    given = _other_given_name(users, new.givenName)
-    body["name"] = {**(body["name"] if isinstance(body.get("name"), dict) else {}), "givenName": given}
-    body["title"] = TITLE
-    request = idp.request("updateUser", id=user_id, current=body)
-    answer = client.send(request)
-    verdict.require("update.put-replace", answer.status in request.accepts, "the read-modify-write PUT succeeds",
-                    expected=request.accepts, actual=answer.status or answer.error, exchange=answer)
-    _visible(verdict, "update.put-replace", client.send(idp.request("getUser", id=user_id)),
-             {("name", "givenName"): given, ("name", "familyName"): new.familyName, ("title",): TITLE})
-
-
-@pytest.mark.requirement("update.patch-replace")
-def test_patch_replace(idp, client, verdict, users):
-    """Creates a user, then sends the IdP's PATCH profile push (Okta OIN: one path-less replace whose value
-    holds the changed attributes, {"title": ..., "name": {"givenName": ...}}), then reads the user back.
-
-    Verifies: 200 or 204, the change visible on GET, and name.familyName (not in the value) left as it
-    was (okta.md §5.2, RFC 7644 §3.5.2.3).
-    """
-    _patch_variant(idp)
+    needs(idp, "updateUser", variant)
     new, user_id = given_user(client, idp, users)
     given = _other_given_name(users, new.givenName)
-    request = idp.request("updateUser", "patch", id=user_id, changes={"title": TITLE, "name": {"givenName": given}})
+    local, _, domain = new.email.rpartition("@")
+    email = f"{local}.work@{domain}"
+    request = write_request(client, idp, "updateUser", new, user_id, variant, givenName=given, title=TITLE,
+                            email=email)
+    requirement = SHAPES[shape(request)]
+    for other in SHAPES.values():
+        if other != requirement:
+            verdict.skip(other, f"{idp.name}'s '{variant}' update is judged as {requirement}")
     answer = client.send(request)
-    verdict.require("update.patch-replace", answer.status in request.accepts, "the path-less PATCH succeeds",
-                    expected=request.accepts, actual=answer.status or answer.error, exchange=answer)
-    _visible(verdict, "update.patch-replace", client.send(idp.request("getUser", id=user_id)),
+    verdict.require(requirement, answer.status in request.accepts, f"the {shape(request)} update succeeds",
+                    expected=list(request.accepts), actual=answer.status or answer.error, exchange=answer)
+    read = client.send(idp.request("getUser", id=user_id))
+    _visible(verdict, requirement, read,
              {("name", "givenName"): given, ("name", "familyName"): new.familyName, ("title",): TITLE})
+    if _applies(idp, "updateUser", variant, "email"):
+        verdict.check(requirement, email in _emails(read.json), "GET shows the new work email",
+                      expected=email, actual=_emails(read.json), exchange=read)
 
 
 @pytest.mark.requirement("update.empty-values", "update.put-clears-omitted")
 def test_empty_values_pushed(idp, client, verdict, users):
-    """Creates a user with a title and a nickName (one PUT), then sends the IdP's profile push after an
-    admin erased both: the GET body with "title": "" and nickName left out.
+    """Creates a user with a title and a nickName, then sends the IdP's PUT after an admin erased the
+    title: Okta the GET body with "title": "" and nickName left out; OneLogin its template with the
+    title parameter rendered as "" (its template never carries nickName, which an RFC PATCH set).
 
-    Verifies: the push answers 200 without an error (okta.md §5.1, OIN test plan C9337), and the erased
-    attributes are gone on GET (RFC 7644 §3.5.1 replace semantics).
+    Verifies: the push answers 200 without an error (okta.md §5.1, OIN test plan C9337; onelogin-entra.md
+    §1.9 quirk 7), and the erased or omitted attributes are gone on GET (RFC 7644 §3.5.1 replace
+    semantics; onelogin-entra.md §1.5, OL-S4: OneLogin's template is the whole user).
     """
-    _, user_id = given_user(client, idp, users)
-    filled = {**current(client, idp, user_id), "title": TITLE, "nickName": "Sam"}
-    fill = idp.request("updateUser", id=user_id, current=filled)
+    needs(idp, "updateUser")
+    if idp.spec("updateUser")["method"] != "PUT":
+        pytest.skip(f"{idp.name}'s profile update is a PATCH: it never sends a whole user with values left out")
+    new, user_id = given_user(client, idp, users)
+    read_modify_write = "current" in idp.placeholders("updateUser")
+    fill = write_request(client, idp, "updateUser", new, user_id, title=TITLE,
+                         **({"nickName": "Sam"} if read_modify_write else {}))
     setup = client.send(fill)
     if setup.status not in fill.accepts:
         pytest.skip(f"precondition failed: the PUT giving the user a title answered {setup.status or setup.error} "
                     "(judged by update.put-replace)")
-    body = {k: v for k, v in current(client, idp, user_id).items() if str(k).lower() != "nickname"}
-    request = idp.request("updateUser", id=user_id, current={**body, "title": ""})
+    if not read_modify_write:  # a value outside the IdP's template, set the RFC way
+        nick = client.raw("PATCH", f"/Users/{user_id}", label="RFC PATCH add nickName", body={
+            "schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "nickName", "value": "Sam"}]})
+        if nick.status not in (200, 204):
+            pytest.skip(f"precondition failed: an RFC PATCH of nickName answered {nick.status or nick.error}")
+    if read_modify_write:
+        body = {k: v for k, v in current(client, idp, user_id).items() if str(k).lower() != "nickname"}
+        request = idp.request("updateUser", **values_for(new, id=user_id, title=""), current={**body, "title": ""})
+    else:
+        request = write_request(client, idp, "updateUser", new, user_id, title="")
     answer = client.send(request)
     verdict.check("update.empty-values", answer.status in request.accepts and not is_scim_error(answer),
                   "a push of emptied attributes is accepted", expected=request.accepts,
                   actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
     read = client.send(idp.request("getUser", id=user_id))
-    for name in ("title", "nickName"):
+    left_out = "left out of the read-modify-write PUT" if read_modify_write else \
+        f"which {idp.name}'s template never sends"
+    for name, why in (("title", "erased by the push"), ("nickName", left_out)):
         verdict.check("update.put-clears-omitted", dig(read.json, name) in (None, ""),
-                      f"{name}, erased by the push, is absent or empty on GET",
-                      expected="absent or empty", actual=dig(read.json, name), exchange=read)
+                      f"{name}, {why}, is absent or empty on GET" + ("" if dig(read.json, name) in (None, "")
+                                                                     else ": the endpoint keeps it"),
+                      expected="absent or empty (RFC 7644 §3.5.1)", actual=dig(read.json, name), exchange=read)
 
 
-@pytest.mark.parametrize("method", ["default", "patch"], ids=["put", "patch"])
+@pytest.mark.parametrize("variant", variant_params("updateUser"))
 @pytest.mark.requirement("update.unknown-id-404")
-def test_update_unknown_id_not_found(idp, client, verdict, users, method):
-    """Sends the IdP's profile push (PUT of a full user body with its id, or the path-less PATCH) to a
-    random id that does not exist.
+def test_update_unknown_id_not_found(idp, client, verdict, users, variant):
+    """Sends the IdP's profile push in this shape (a PUT of a full user body with its id, OneLogin's
+    template PUT, or a PATCH) to a random id that does not exist.
 
-    Verifies: 404 with a SCIM Error body (RFC 7644 §3.12; okta.md §4, §12).
+    Verifies: 404 with a SCIM Error body (RFC 7644 §3.12; okta.md §4, §12; onelogin-entra.md §2.3).
     """
-    if method == "patch":
-        _patch_variant(idp)
+    needs(idp, "updateUser", variant)
     unknown = str(uuid.uuid4())
-    created = idp.request("createUser", **users.new().values()).body
+    new = users.new()
+    created = idp.request("createUser", **values_for(new)).body
     body = {**{k: v for k, v in created.items() if k != "password"}, "id": unknown, "meta": {"resourceType": "User"}}
-    answer = client.send(idp.request("updateUser", method, id=unknown, current=body, changes={"title": TITLE}))
+    answer = client.send(idp.request("updateUser", variant, **values_for(new, id=unknown, title=TITLE), current=body))
     verdict.check("update.unknown-id-404", answer.status == 404 and is_scim_error(answer),
                   f"an update of the unknown id {unknown} answers 404 with a SCIM Error",
                   expected="404 with a SCIM Error body",
                   actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+
+
+def _addresses(user: object) -> dict:
+    """The user's addresses by type."""
+    return {dig(a, "type"): a for a in (dig(user, "addresses") or []) if isinstance(a, dict)}
+
+
+@pytest.mark.requirement("update.value-path-element")
+def test_value_filter_path_changes_one_element(idp, client, verdict, users):
+    """Creates a user, gives it a work and a home address (an RFC PATCH add), then sends the IdP's PATCH
+    of addresses[type eq "work"].locality (Entra: Replace, as its verbose update sends it).
+
+    Verifies: 200 or 204; GET shows the new locality on the work address, its country kept, and the
+    home address unchanged (onelogin-entra.md §2.10 E4; RFC 7644 §3.5.2.3).
+    """
+    needs(idp, "updateAddress")
+    new, user_id = given_user(client, idp, users)
+    setup = client.raw("PATCH", f"/Users/{user_id}", label="RFC PATCH add addresses", body={
+        "schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "addresses", "value": [
+            {"type": "work", "locality": "Cork", "country": "IE"}, {"type": "home", "locality": "Kinsale"}]}]})
+    if setup.status not in (200, 204):
+        pytest.skip(f"precondition failed: an RFC PATCH adding addresses answered {setup.status or setup.error}")
+    request = write_request(client, idp, "updateAddress", new, user_id, city="Galway")
+    answer = client.send(request)
+    verdict.require("update.value-path-element", answer.status in request.accepts,
+                    "the PATCH of addresses[type eq \"work\"].locality succeeds", expected=list(request.accepts),
+                    actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+    read = client.send(idp.request("getUser", id=user_id))
+    addresses = _addresses(read.json)
+    for kind, path, value in (("work", "locality", "Galway"), ("work", "country", "IE"), ("home", "locality", "Kinsale")):
+        verdict.check("update.value-path-element", dig(addresses.get(kind), path) == value,
+                      f"the {kind} address has {path} {value}", expected=value,
+                      actual=dig(read.json, "addresses"), exchange=read)
+
+
+@pytest.mark.requirement("update.operations-in-order")
+def test_operations_applied_in_order(idp, client, verdict, users):
+    """Creates a user, then sends the IdP's PATCH of several operations on the same attributes (Entra:
+    Remove title, Add title "Acting <title>", Replace title "<title>", Add nickName, Remove nickName).
+
+    Verifies: 200 or 204, and GET shows the result of applying them in the order sent: title "<title>"
+    and no nickName (onelogin-entra.md §2.11 EN-S2; RFC 7644 §3.5.2).
+    """
+    needs(idp, "updateSequence")
+    new, user_id = given_user(client, idp, users)
+    request = write_request(client, idp, "updateSequence", new, user_id, title=TITLE)
+    answer = client.send(request)
+    verdict.require("update.operations-in-order", answer.status in request.accepts,
+                    "the PATCH of several operations succeeds", expected=list(request.accepts),
+                    actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+    read = client.send(idp.request("getUser", id=user_id))
+    for name, value in (("title", TITLE), ("nickName", None)):
+        verdict.check("update.operations-in-order", dig(read.json, name) == value,
+                      f"{name} is what the operations leave in order", expected=value if value else "(absent)",
+                      actual=dig(read.json, name), exchange=read)
+
+
+@pytest.mark.parametrize("form", variant_params("updateManager"))
+@pytest.mark.requirement("update.manager")
+def test_manager_set_replaced_cleared(idp, client, verdict, target, users, form):
+    """Creates two managers and a user, then sends the IdP's manager PATCH in this form three times: set
+    to the first manager, replaced by the second, cleared with an empty value (Entra: Add of the
+    enterprise URN path with {"value": id} (default), Replace with the bare id string (string), Add of
+    path manager with [{"$ref", "value"}] (array)).
+
+    Verifies: each answers 200 or 204 and GET shows manager.value as the first manager, then the
+    second, then no manager value (onelogin-entra.md §2.4, §2.11 EN-S1).
+    """
+    needs(idp, "updateManager", form)
+    first, second = given_user(client, idp, users)[1], given_user(client, idp, users)[1]
+    new, user_id = given_user(client, idp, users)
+    for step, manager in (("set", first), ("replaced", second), ("cleared", "")):
+        ref = f"{target.base_url}/Users/{manager}" if manager else ""
+        request = write_request(client, idp, "updateManager", new, user_id, form, managerId=manager, managerRef=ref)
+        answer = client.send(request)
+        verdict.require("update.manager", answer.status in request.accepts,
+                        f"the manager is {step} in the {form} form", expected=list(request.accepts),
+                        actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+        read = client.send(idp.request("getUser", id=user_id))
+        shown = dig(read.json, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "manager", "value")
+        verdict.check("update.manager", (shown or "") == manager, f"GET shows the manager {step}",
+                      expected=manager or "(no manager value)", actual=shown, exchange=read)
+
+
+@pytest.mark.requirement("update.version-changes")
+def test_version_changes_on_update(client, verdict, users):
+    """Where /ServiceProviderConfig declares etag support: creates a user (RFC POST), PATCHes its title,
+    then PATCHes again with If-Match set to the version before the first change.
+
+    Verifies: the update yields a new meta.version equal to the ETag header, and the stale If-Match is
+    refused with 412 (RFC 7644 §3.14).
+    """
+    config = client.raw("GET", "/ServiceProviderConfig")
+    if dig(config.json, "etag", "supported") is not True:
+        pytest.skip("the ServiceProviderConfig does not declare etag support (RFC 7644 §3.14 applies only then)")
+    new = users.new()
+    created = client.raw("POST", "/Users", body={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                                 "userName": new.userName, "emails": [
+                                                     {"value": new.email, "type": "work", "primary": True}]})
+    user_id, before = dig(created.json, "id"), dig(created.json, "meta", "version") or created.header("etag")
+    if created.status != 201 or not user_id or not before:
+        pytest.skip(f"precondition failed: POST /Users answered {created.status or created.error} without id/version")
+    change = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": TITLE}]}
+    client.raw("PATCH", f"/Users/{user_id}", body=change)
+    read = client.raw("GET", f"/Users/{user_id}")
+    after = dig(read.json, "meta", "version")
+    verdict.check("update.version-changes", after is not None and after != before,
+                  "the update gives the user a new meta.version", expected=f"a version other than {before}",
+                  actual=after, exchange=read)
+    verdict.check("update.version-changes", read.header("etag") == after, "the ETag header equals meta.version",
+                  expected=after, actual=read.header("etag"), exchange=read)
+    stale = client.raw("PATCH", f"/Users/{user_id}", body=change, headers={"If-Match": before})
+    verdict.check("update.version-changes", stale.status == 412, "an If-Match with the old version is refused",
+                  expected=412, actual=stale.status or stale.error, exchange=stale)

@@ -8,6 +8,7 @@ import pytest
 
 from scimcert import config
 from scimcert.client import Exchange, response_kind
+from scimcert.paths import FIXTURES
 from scimcert.profiles import ProfileError, profiles, render, select
 from scimcert.redact import MASK, Redactor
 from scimcert.requirements import CatalogueError, lookup
@@ -72,16 +73,113 @@ def test_exchange_curl_never_carries_the_token():
 
 # ---- profiles -------------------------------------------------------------------------------
 
+# The value set every step is rendered with (docs/writing-checks.md, "The value set"): the standard values
+# of scimcert.suites.values_for, and the optional ones a check passes when it wants them.
+STANDARD = {"userName", "givenName", "familyName", "email", "displayName", "externalId", "password", "active",
+            "changes", "id", "current"}
+OPTIONAL = {"title", "department", "managerId", "managerRef", "city", "startIndex", "count", "probe"}
+
+
+def _sample(**wanted):
+    from scimcert.data import NewUser
+    from scimcert.suites import merged, values_for
+
+    new = NewUser("A.B@example.com", "A", "B", "00u1", "p")
+    values = values_for(new, id="42", **wanted)
+    return {**values, "current": merged({"id": "42", "userName": new.userName}, values["changes"])}
+
+
 def test_every_profile_validates_and_renders_every_step():
+    """Every step of every profile renders with the standard value set (plus the optional values), and
+    uses no placeholder outside that contract."""
     for profile in profiles().values():
         for step in profile.steps:
             for variant in profile.variants(step):
-                request = profile.request(step, variant, userName="A.B@example.com", givenName="A",
-                                          familyName="B", email="A.B@example.com", displayName="A B",
-                                          externalId="00u1", password="p", id="42", startIndex=1,
-                                          current={"id": "42"}, changes={"title": "x"}, title="T",
-                                          department="D")
-                assert request.path.startswith("/") and request.accepts
+                used = profile.placeholders(step, variant) - set(profile.spec(step, variant).get("defaults", {}))
+                assert used <= STANDARD | OPTIONAL, (profile.id, step, variant, used - STANDARD - OPTIONAL)
+                request = profile.request(step, variant, **_sample(title="T", department="D", managerId="m",
+                                                                   managerRef="r", city="C", startIndex=1))
+                assert request.path.startswith("/") and request.accepts, (profile.id, step, variant)
+
+
+def test_every_update_applies_the_values_it_is_given():
+    """The updateUser contract: each working shape of every profile applies the given name, the title and
+    the userName it is rendered with (in its body, or through changes/current)."""
+    from scimcert.suites import TOLERANCE
+
+    wanted = {"givenName": "Contract-Given", "title": "Contract-Title", "userName": "Contract.User@example.com"}
+    for profile in profiles().values():
+        for variant in [v for v in profile.variants("updateUser") if v not in TOLERANCE]:
+            body = json.dumps(profile.request("updateUser", variant, **_sample(**wanted)).body)
+            for value in wanted.values():
+                assert value in body, (profile.id, variant, value)
+
+
+def _active_values(body) -> list:
+    """What a write body assigns to active: a member of a PUT body, a PATCH op on path active, or a key
+    of a path-less PATCH value."""
+    if not isinstance(body, dict):
+        return []
+    if "Operations" not in body:
+        return [body["active"]] if "active" in body else []
+    found = []
+    for op in body["Operations"]:
+        if op.get("path") == "active":
+            found.append(op.get("value"))
+        elif "path" not in op and isinstance(op.get("value"), dict) and "active" in op["value"]:
+            found.append(op["value"]["active"])
+    return found
+
+
+def test_deactivation_and_reactivation_set_active():
+    """deactivateUser sets active false, reactivateUser true, in every shape, rendered as the checks render
+    them (active given): as a boolean or as the string an IdP sends ("False", "false")."""
+    for profile in profiles().values():
+        for step, state in (("deactivateUser", False), ("reactivateUser", True)):
+            for variant in profile.variants(step):
+                body = profile.request(step, variant, **_sample(active=state)).body
+                assert [str(v).lower() for v in _active_values(body)] == [str(state).lower()], (profile.id, step, variant)
+
+
+def test_a_step_neither_defined_nor_explained_is_refused(tmp_path):
+    from scimcert.profiles import load
+
+    data = json.loads((FIXTURES / "idps" / "entra.json").read_text())
+    del data["lacks"]["importPage"]
+    path = tmp_path / "entra.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ProfileError, match="importPage"):
+        load(path)
+
+
+def test_like_and_with_build_a_step_from_another():
+    onelogin = profiles()["onelogin"]
+    update = onelogin.request("updateUser", **_sample())
+    suspend = onelogin.request("deactivateUser", **_sample())
+    string = onelogin.request("deactivateUser", "string", **_sample())
+    assert (suspend.method, suspend.path) == ("PUT", "/Users/42?") and suspend.inferred
+    assert suspend.body == {**update.body, "active": False} and string.body["active"] == "false"
+    assert render({"a": "{x|text}", "b": "{y|text}"}, {"x": True, "y": "s"}) == {"a": "true", "b": "s"}
+
+
+def test_onelogin_and_entra_requests_are_what_the_reference_documents():
+    onelogin, entra = profiles()["onelogin"], profiles()["entra"]
+    probe = onelogin.request("testCredentials", probe="nobody@example.com")
+    assert probe.query == "filter=userName+eq+%22nobody%40example.com%22&" and probe.accepts == (200, 404)
+    assert onelogin.request("findUser", userName="j@e.com").query == "filter=userName+eq+%22j%40e.com%22&"
+    assert onelogin.request("deleteUser", id="42").accepts == (200, 204)
+    assert onelogin.request("createUser", "observed", **_sample()).body["schemas"][0] == "urn:scim:schemas:core:2.0"
+    assert isinstance(onelogin.request("createUser", "emails-object", **_sample()).body["emails"], dict)
+    assert entra.request("testCredentials", probe="g").query == 'filter=userName eq "g"'
+    assert entra.request("testCredentials").accepts == (200,)
+    assert entra.request("deactivateUser", id="42").body["Operations"] == [
+        {"op": "Replace", "path": "active", "value": "False"}]
+    ops = entra.request("updateUser", **_sample()).body["Operations"]
+    assert {o["op"] for o in ops} == {"Replace", "Add"} and 'emails[type eq "work"].value' in [o["path"] for o in ops]
+    flagged = entra.request("updateUser", "aadOptscim062020", **_sample()).body["Operations"]
+    assert flagged[0]["op"] == "replace" and "path" not in flagged[0] and "name.givenName" in flagged[0]["value"]
+    assert not entra.has("importPage") and "§2.3" in entra.lacks_reason("importPage")
+    assert not profiles()["okta"].has("deleteUser") and "okta.md §6.4" in profiles()["okta"].lacks_reason("deleteUser")
 
 
 def test_placeholders_keep_types_and_encode_on_request():

@@ -38,6 +38,7 @@ from scimcert.reference.faults import CAPABILITIES, FAULTS, layers_for
 from scimcert.reference.layers import Rewrite
 
 SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+CORE_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
 
 
@@ -240,6 +241,15 @@ def _(c, server):
     return response.status_code, body.get("totalResults") if response.status_code == 200 else None
 
 
+@case("filter-externalid-unsupported", correct=(200, 1, 200), faulty=(400, None, 200))
+def _(c, server):
+    """A filter on externalId is refused; the userName filter still works."""
+    user = new_user(c, externalId=f"ext-{uuid.uuid4().hex[:10]}")
+    response = list_users(c, f'externalId eq "{user["externalId"]}"')
+    found = json_or_none(response).get("totalResults") if response.status_code == 200 else None
+    return response.status_code, found, list_users(c, f'userName eq "{user["userName"]}"').status_code
+
+
 @case("filter-invalid-500", correct=(400, "invalidFilter"), faulty=(500, None))
 def _(c, server):
     response = list_users(c, "userName eq")
@@ -312,6 +322,24 @@ def _(c, server):
     return scim.status_code, plain.status_code
 
 
+@case("create-rejects-non-rfc-urns", correct=(201, 201, 201), faulty=(400, 400, 201))
+def _(c, server):
+    """OneLogin's urn:scim:schemas:core:2.0 and a misspelt extension URN are refused; the RFC URNs are not."""
+    onelogin = c.post("/Users", json=user_body(schemas=["urn:scim:schemas:core:2.0"]))
+    misspelt = c.post("/Users", json=user_body(schemas=[CORE_URN, ENTERPRISE_USER.replace(":User", "User")]))
+    rfc = c.post("/Users", json=user_body(schemas=[CORE_URN, ENTERPRISE_USER]))
+    return onelogin.status_code, misspelt.status_code, rfc.status_code
+
+
+@case("create-rejects-emails-object", correct=(201, "one@example.com", 201), faulty=(400, None, 201))
+def _(c, server):
+    """emails as one object is refused (on POST); the array form is not."""
+    name = unique_user_name()
+    created = c.post("/Users", json=user_body(name, emails={"value": "one@example.com", "type": "work"}))
+    emails = json_or_none(created).get("emails") if created.status_code == 201 else None
+    return created.status_code, emails[0]["value"] if emails else None, c.post("/Users", json=user_body()).status_code
+
+
 @case("create-drops-enterprise-extension", correct=("Research", "Research"), faulty=(None, None))
 def _(c, server):
     created = new_user(c, **{ENTERPRISE_USER: {"department": "Research"}})
@@ -360,6 +388,28 @@ def _(c, server):
     response = patch(c, user["id"], replace('emails[type eq "work"].value', "new@example.com"))
     emails = json_or_none(response).get("emails") or [{}]
     return response.status_code, emails[0].get("value") if response.status_code == 200 else None
+
+
+@case("patch-dotted-keys-ignored", correct=(200, "Dotty", "Ops", "Keys"), faulty=(200, "Zoë", None, "Keys"))
+def _(c, server):
+    """Dotted and URN-qualified keys of a path-less value are dropped; plain keys still apply."""
+    user = new_user(c)
+    response = patch(c, user["id"], {"op": "replace", "value": {
+        "name.givenName": "Dotty", f"{ENTERPRISE_USER}:department": "Ops", "displayName": "Keys"}})
+    body = c.get(f"/Users/{user['id']}").json()
+    return (response.status_code, body["name"]["givenName"], body.get(ENTERPRISE_USER, {}).get("department"),
+            body.get("displayName"))
+
+
+@case("patch-manager-string-rejected", correct=(200, 200, "m-2"), faulty=(200, 400, "m-1"))
+def _(c, server):
+    """The bare-id form of the manager is refused; the {"value": id} form is not."""
+    user = new_user(c)
+    manager = f"{ENTERPRISE_USER}:manager"
+    as_object = patch(c, user["id"], replace(manager, {"value": "m-1"}, op="Add")).status_code
+    as_string = patch(c, user["id"], replace(manager, "m-2", op="Replace")).status_code
+    shown = c.get(f"/Users/{user['id']}").json().get(ENTERPRISE_USER, {}).get("manager", {}).get("value")
+    return as_object, as_string, shown
 
 
 @case("update-version-unchanged", correct=(True, 412), faulty=(False, 200))

@@ -47,18 +47,21 @@ class Fault:
     build: Callable[[], Layer]
     requirements: tuple[str, ...] = ()
     level: str = "MUST"
+    idps: tuple[str, ...] = ("okta",)  # the IdP profiles whose requests expose it
 
 
 FAULTS: dict[str, Fault] = {}
 
 
-def fault(name: str, capability: str, description: str, *, breaks: tuple[str, ...] = (), level: str = "MUST"):
-    """Register the decorated layer factory as a fault that breaks the requirements `breaks`."""
+def fault(name: str, capability: str, description: str, *, breaks: tuple[str, ...] = (), level: str = "MUST",
+          idps: tuple[str, ...] = ("okta",)):
+    """Register the decorated layer factory as a fault that breaks the requirements `breaks` when the
+    suite runs the IdP profiles `idps` (a fault only one IdP's requests expose names that IdP)."""
     assert capability in CAPABILITIES, capability
     assert name not in FAULTS, name
 
     def register(build: Callable[[], Layer]) -> Callable[[], Layer]:
-        FAULTS[name] = Fault(name, capability, description, build, tuple(breaks), level)
+        FAULTS[name] = Fault(name, capability, description, build, tuple(breaks), level, tuple(idps))
         return build
 
     return register
@@ -354,7 +357,7 @@ def _items_per_page():
 
 
 @fault("paging-zero-based", "import", "startIndex is treated as 0-based: startIndex=1 skips the first user.",
-       breaks=("deactivate.found-by-filter", "filter.username-eq", "guests.not-listed", "import.start-index", "import.total-consistent"))
+       breaks=("filter.username-eq", "guests.not-listed", "import.start-index", "import.total-consistent"))
 def _zero_based():
     return query_override(lambda query, flt, start, count: query(flt, start + 1, count))
 
@@ -434,7 +437,7 @@ def _case_sensitive():
 
 @fault("filter-plus-not-decoded", "filter",
        "'+' in the query string is not decoded as a space (OneLogin sends userName+eq+%22...%22).",
-       breaks=("filter.encodings",))
+       breaks=("filter.encodings", "filter.username-eq", "guests.not-found-by-filter", "token.test-credentials", "token.writes-refused"), idps=("okta", "onelogin"))
 def _plus():
     def on_request(ex: Exchange) -> None:
         if not ex.is_list or "+" not in ex.raw_query:
@@ -444,6 +447,18 @@ def _plus():
             if unquote(name) == "filter":
                 ex.set_param("filter", unquote(value))  # unquote, unlike unquote_plus, keeps '+'
                 return
+    return Rewrite(on_request)
+
+
+@fault("filter-externalid-unsupported", "filter",
+       "Only userName is filterable: a filter on externalId (Entra's matching attribute) answers 400 invalidFilter.",
+       breaks=("filter.externalid-eq",), idps=("entra",))
+def _externalid_filter():
+    def on_request(ex: Exchange) -> Answer | None:
+        expression = ex.param("filter") if ex.is_list else None
+        if expression is not None and "externalid" in expression.lower():
+            return error(400, "Filtering on externalId is not supported", "invalidFilter")
+        return None
     return Rewrite(on_request)
 
 
@@ -622,11 +637,45 @@ def _integer_id():
 
 @fault("create-rejects-scim-json", "create",
        "Bodies sent as application/scim+json are refused with 415 (framework only parses application/json).",
-       breaks=("create.created-201", "create.enterprise-extension", "update.unknown-id-404"))
+       breaks=("create.created-201", "create.enterprise-extension", "errors.malformed-400", "update.unknown-id-404"))
 def _media_type():
     def on_request(ex: Exchange) -> Answer | None:
         if ex.raw_body and "scim+json" in ex.headers.get("content-type", ""):
             return error(415, "Unsupported Media Type")
+        return None
+    return Rewrite(on_request)
+
+
+def _user_body(ex: Exchange) -> dict | None:
+    """The body of a POST /Users or PUT /Users/{id}, when it is a JSON object."""
+    body = ex.body
+    return body if ex.method in ("POST", "PUT") and is_user_write(ex) and isinstance(body, dict) else None
+
+
+@fault("create-rejects-non-rfc-urns", "create",
+       "A body whose schemas list a URN other than the RFC User schemas (OneLogin's urn:scim:schemas:core:2.0, "
+       "Entra's legacy misspelling) answers 400.",
+       breaks=("create.legacy-urns", "create.template-artefacts"), level="SHOULD", idps=("onelogin", "entra"))
+def _strict_urns():
+    known = {CORE_USER.lower(), ENTERPRISE_USER.lower()}
+
+    def on_request(ex: Exchange) -> Answer | None:
+        body = _user_body(ex)
+        schemas = body.get("schemas") if body is not None else None
+        strange = [u for u in schemas if not isinstance(u, str) or u.lower() not in known] \
+            if isinstance(schemas, list) else []
+        return error(400, f"Unknown schema URN(s): {strange}", "invalidSyntax") if strange else None
+    return Rewrite(on_request)
+
+
+@fault("create-rejects-emails-object", "create",
+       "emails given as one object instead of an array (OneLogin's template) answers 400 invalidValue.",
+       breaks=("create.emails-object",), level="SHOULD", idps=("onelogin",))
+def _emails_object():
+    def on_request(ex: Exchange) -> Answer | None:
+        body = _user_body(ex) or {}
+        if any(isinstance(k, str) and k.lower() == "emails" and isinstance(v, dict) for k, v in body.items()):
+            return error(400, "emails must be an array", "invalidValue")
         return None
     return Rewrite(on_request)
 
@@ -683,7 +732,8 @@ def _pathless():
     return Rewrite(on_request)
 
 
-@fault("patch-op-case-sensitive", "update", "Capitalised op names (Entra's Replace/Add/Remove) are rejected with 400.")
+@fault("patch-op-case-sensitive", "update", "Capitalised op names (Entra's Replace/Add/Remove) are rejected with 400.",
+       breaks=("deactivate.accepted", "update.patch-operations", "update.unknown-id-404", "update.value-path-element"), idps=("entra",))
 def _op_case():
     def on_request(ex: Exchange) -> Answer | None:
         if ex.method == "PATCH" and ex.user_id and any(op.get("op") not in ("add", "replace", "remove")
@@ -703,11 +753,62 @@ def _patch_ignored():
 
 
 @fault("patch-value-path-unsupported", "update",
-       "Value-filter paths such as emails[type eq \"work\"].value answer 400 invalidPath.")
+       "Value-filter paths such as emails[type eq \"work\"].value answer 400 invalidPath.",
+       breaks=("update.patch-operations", "update.unknown-id-404", "update.value-path-element"), idps=("entra",))
 def _value_path():
     def on_request(ex: Exchange) -> Answer | None:
         if ex.method == "PATCH" and ex.user_id and any("[" in str(op.get("path", "")) for op in patch_ops(ex)):
             return error(400, "Filtered paths are not supported", "invalidPath")
+        return None
+    return Rewrite(on_request)
+
+
+def _plain_key(key: object) -> bool:
+    """A key of a path-less PATCH value that names an attribute plainly ("title", "name", or a schema URN
+    holding an object), not by a dotted or URN-qualified path ("name.givenName", "urn:…:User:department")."""
+    if not isinstance(key, str):
+        return True
+    if key.lower().startswith("urn:"):
+        return key.lower() in (CORE_USER.lower(), ENTERPRISE_USER.lower())
+    return "." not in key
+
+
+@fault("patch-dotted-keys-ignored", "update",
+       "A path-less PATCH value's dotted and URN-qualified keys (Entra aadOptscim062020: \"name.givenName\") "
+       "are silently ignored; the answer is still 200.",
+       breaks=("update.patch-replace",), idps=("entra",))
+def _dotted_keys():
+    def on_request(ex: Exchange) -> None:
+        body = ex.body
+        if ex.method != "PATCH" or not ex.user_id or not isinstance(body, dict) \
+                or not isinstance(body.get("Operations"), list):
+            return
+        kept = []
+        for op in body["Operations"]:
+            if isinstance(op, dict) and "path" not in op and isinstance(op.get("value"), dict):
+                value = {k: v for k, v in op["value"].items() if _plain_key(k)}
+                if not value:
+                    continue
+                op = {**op, "value": value}
+            kept.append(op)
+        ex.body = {**body, "Operations": kept}
+        nothing_left_to_patch(ex)
+    return Rewrite(on_request)
+
+
+@fault("patch-manager-string-rejected", "update",
+       "A manager given as a bare id string (Entra's Replace …:manager \"<id>\") answers 400 instead of being "
+       "read as {\"value\": id}.",
+       breaks=("update.manager",), level="SHOULD", idps=("entra",))
+def _manager_string():
+    def on_request(ex: Exchange) -> Answer | None:
+        if ex.method != "PATCH" or not ex.user_id:
+            return None
+        values: list = []
+        rewrite_attribute(ex, lambda key: key == "manager" or key.endswith(":manager"),
+                          lambda v: values.append(v) or v)
+        if any(isinstance(v, str) for v in values):
+            return error(400, "manager must be a complex value with a 'value'", "invalidValue")
         return None
     return Rewrite(on_request)
 
@@ -717,7 +818,8 @@ def _tags(header: str | None) -> set[str]:
 
 
 @fault("update-version-unchanged", "update",
-       "meta.version and the ETag stay W/\"1\" whatever the writes; If-Match W/\"1\" always passes.")
+       "meta.version and the ETag stay W/\"1\" whatever the writes; If-Match W/\"1\" always passes.",
+       breaks=("update.version-changes",))
 def _version():
     frozen = 'W/"1"'
 
@@ -791,7 +893,8 @@ def _deactivate_hidden():
 
 
 @fault("active-string-rejected", "deactivate",
-       "active given as the string \"False\"/\"True\" (Entra, OneLogin) answers 400.")
+       "active given as the string \"False\"/\"True\" (Entra, OneLogin) answers 400.",
+       breaks=("deactivate.accepted",), idps=("onelogin", "entra"))
 def _active_string():
     def on_request(ex: Exchange) -> Answer | None:
         if any(isinstance(v, str) for v in attribute_values(ex, "active")):
@@ -826,7 +929,8 @@ def _reactivate_ignored():
 
 # ---- delete ---------------------------------------------------------------------------------
 
-@fault("delete-soft", "delete", "DELETE answers 204 but the user stays readable and listed.")
+@fault("delete-soft", "delete", "DELETE answers 204 but the user stays readable and listed.",
+       breaks=("delete.gone-404", "delete.missing-404"), idps=("onelogin", "entra"))
 def _soft_delete():
     def on_request(ex: Exchange) -> None:
         if ex.method == "DELETE" and ex.user_id:
@@ -840,7 +944,7 @@ def _soft_delete():
 
 
 @fault("delete-twice-204", "delete", "DELETE of an unknown or already deleted id answers 204 instead of 404.",
-       breaks=("guests.id-404",))
+       breaks=("delete.missing-404", "guests.id-404"), idps=("entra",))
 def _delete_twice():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if ex.method == "DELETE" and ex.user_id and answer.status == 404:
@@ -848,7 +952,8 @@ def _delete_twice():
     return Rewrite(on_response=on_response)
 
 
-@fault("delete-200-with-body", "delete", "DELETE answers 200 with a body instead of 204 No Content.")
+@fault("delete-200-with-body", "delete", "DELETE answers 200 with a body instead of 204 No Content.",
+       breaks=("delete.accepted", "schema.idp-readable", "schema.user"), idps=("entra",))
 def _delete_200():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if ex.method == "DELETE" and answer.status == 204:
@@ -1040,7 +1145,7 @@ def _status_int():
 
 @fault("errors-not-scim", "errors",
        "Error bodies use a vendor envelope {\"errors\":[{\"message\":...}]} (Asana REST) without the Error URN.",
-       breaks=("create.duplicate-uniqueness", "create.unknown-id-404", "errors.scim-error-body", "filter.invalid-400", "schema.idp-readable", "token.error-body", "update.unknown-id-404"))
+       breaks=("create.duplicate-uniqueness", "create.unknown-id-404", "errors.malformed-400", "errors.scim-error-body", "filter.invalid-400", "schema.idp-readable", "token.error-body", "update.unknown-id-404"))
 def _vendor_errors():
     def edit(answer: Answer, body: dict) -> None:
         answer.body = {"errors": [{"message": body.get("detail", "")}]}
@@ -1070,7 +1175,7 @@ def _malformed_500():
 
 @fault("responses-application-json", "errors",
        "Every response is labelled application/json instead of application/scim+json.",
-       breaks=("errors.content-type",), level="SHOULD")
+       breaks=("errors.idp-content-type",), idps=("entra",))
 def _json_type():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if answer.headers.get("content-type", "").startswith("application/scim+json"):
