@@ -104,6 +104,3 @@ class Run:
         for path in sorted(self.reports_dir.glob("cleanup*.json")):
             found += json.loads(path.read_text()).get("leftovers", [])
         return found
-
-    def requirement(self, requirement_id: str):
-        return catalogue()[requirement_id]
