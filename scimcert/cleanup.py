@@ -2,16 +2,58 @@
 
 The client reports every successful POST /Users (including negative checks the target wrongly
 accepted) and every successful DELETE, so each id is tracked exactly once and deleted once.
+`remove_user` is how one user goes (DELETE, else deactivation): the tracker uses it at the end of a
+run, `scimcert sweep` (scimcert/sweep.py) for the users of runs that never reached their end.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 from .client import Exchange, ScimClient
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ATTEMPTS, PAUSE = 3, 0.5  # a DELETE met by a 5xx or a dropped connection is tried again
+DEACTIVATE = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What became of one user: `outcome` is "deleted" (DELETE answered 200 or 204), "gone" (404: it
+    was already gone), "deactivated" (DELETE answered 405 or 501 and the PATCH active false was
+    accepted) or "left" (still there, still active as far as we know); `state` says it for people."""
+
+    outcome: str
+    state: str
+
+    @property
+    def removed(self) -> bool:
+        """Deleted, or already gone."""
+        return self.outcome in ("deleted", "gone")
+
+
+def remove_user(client: ScimClient, user_id: str, *, label: str = "cleanup") -> Removal:
+    """DELETE /Users/{id}; where DELETE is unsupported (405, 501), deactivate the user with a path-less
+    PATCH replace of active false (as Okta deactivates). A DELETE that gets no
+    answer or a 5xx is tried again (ATTEMPTS in all, PAUSE apart). Never raises."""
+    for attempt in range(ATTEMPTS):
+        gone = client.raw("DELETE", f"/Users/{user_id}", label=label)
+        if gone.status is not None and gone.status < 500:
+            break
+        if attempt + 1 < ATTEMPTS:
+            time.sleep(PAUSE)
+    if gone.status in (200, 204):
+        return Removal("deleted", "deleted")
+    if gone.status == 404:
+        return Removal("gone", "already gone (DELETE answered 404)")
+    if gone.status in (405, 501):
+        patched = client.raw("PATCH", f"/Users/{user_id}", label=f"{label} (deactivate)", body=DEACTIVATE)
+        if patched.status in (200, 204):
+            return Removal("deactivated", "deactivated (DELETE unsupported)")
+        return Removal("left", "left active")
+    return Removal("left", f"DELETE answered {gone.status or gone.error}")
 
 
 @dataclass
@@ -41,19 +83,18 @@ class Tracker:
             if self.created.pop(user_id, None) is not None:
                 self.deleted += 1
 
-    def clean(self, client: ScimClient) -> None:
-        """Delete every tracked user; where DELETE is unsupported, deactivate; record what is left."""
+    def clean(self, client: ScimClient, until: float | None = None) -> None:
+        """Remove every tracked user (`remove_user`: delete, or deactivate where DELETE is unsupported);
+        record each one not deleted (deactivated or left) as a leftover with its state. Past `until`
+        (time.monotonic()) the rest are recorded as leftovers without another request."""
         for user_id, user_name in list(self.created.items()):
-            gone = client.raw("DELETE", f"/Users/{user_id}", label="cleanup")
-            if gone.status in (200, 204, 404):
-                continue  # observe() has forgotten it
-            if gone.status in (405, 501):
-                patched = client.raw("PATCH", f"/Users/{user_id}", label="cleanup (deactivate)",
-                                     body={"schemas": [PATCH_OP],
-                                           "Operations": [{"op": "replace", "value": {"active": False}}]})
-                state = "deactivated (DELETE unsupported)" if patched.status in (200, 204) else "left active"
+            if until is not None and time.monotonic() > until:
+                state = "not deleted: cleanup ran out of time"
             else:
-                state = f"DELETE answered {gone.status or gone.error}"
+                removal = remove_user(client, user_id, label="cleanup")
+                if removal.removed:
+                    continue  # observe() has seen the DELETE (or its 404) and forgotten the id
+                state = removal.state
             with self._lock:
                 self.created.pop(user_id, None)
                 self.leftovers.append({"id": user_id, "userName": user_name, "state": state})

@@ -4,14 +4,22 @@
 and returns an `Exchange`: the request and response as evidence (token redacted), the parsed body,
 schema violations of the response, and a curl line to reproduce it. A transport failure (timeout,
 reset, garbage) is an Exchange with `error` set and no status, never an exception.
+
+Safe for real tenants: a body is read up to MAX_BODY bytes and a request ends after `timeout` seconds
+in all (a server dripping bytes cannot hold it); a 429 with an integer Retry-After is waited out
+(at most RETRIES times, MAX_RETRY_AFTER seconds each) and recorded on the exchange; every request
+takes its turn from the run's Throttle (in-flight and per-second caps); redirects are never
+followed; in read-only mode a write raises WriteRefused before anything is sent.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
+import ssl
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +27,19 @@ import httpx
 
 from .profiles import Request
 from .redact import Redactor
+from .throttle import Throttle
 from .validation import Violation, validate
 
-BODY_CAP = 64 * 1024  # bytes of a response body kept as evidence (the whole body is parsed)
+BODY_CAP = 64 * 1024  # bytes of a response body kept as evidence
+MAX_BODY = 8 * 1024 * 1024  # bytes of a response body read at most; a longer body is cut and not parsed
+RETRIES = 3  # 429 answers waited out per request
+MAX_RETRY_AFTER = 60  # seconds: a longer (or absent, or non-integer) Retry-After is not waited for
+READS = ("GET", "HEAD")
 _NOT_JSON = object()
+
+
+class WriteRefused(Exception):
+    """A write was about to be sent in read-only mode (nothing was sent)."""
 
 
 @dataclass
@@ -44,6 +61,7 @@ class Exchange:
     inferred: bool = False
     violations: list[Violation] = field(default_factory=list)
     idp_violations: list[Violation] = field(default_factory=list)
+    throttled: list[int] = field(default_factory=list)  # the Retry-After seconds waited out before this answer
     _parsed: Any = None
 
     @property
@@ -90,7 +108,7 @@ class Exchange:
             "status": self.status, "responseHeaders": self.response_headers,
             "responseBody": self.response_text, "elapsedMs": round(self.elapsed_ms, 1), "error": self.error,
             "kind": self.kind, "violations": [str(v) for v in self.violations + self.idp_violations],
-            "curl": self.curl(),
+            "throttled": self.throttled, "curl": self.curl(),
         }
 
 
@@ -100,7 +118,7 @@ def response_kind(method: str, path: str, status: int | None) -> str | None:
         return None
     if status >= 400:
         return "error"
-    if not 200 <= status < 300:
+    if not 200 <= status < 300 or method == "DELETE":  # a DELETE's success body (OneLogin: 200) is not judged
         return None
     segments = [s for s in path.split("/") if s]
     resource = segments[-2:] if len(segments) >= 2 else segments
@@ -126,13 +144,18 @@ class ScimClient:
     """An httpx client bound to one target and token; every exchange is recorded and validated."""
 
     def __init__(self, base_url: str, token: str, *, redactor: Redactor, timeout: float = 60.0,
-                 verify: bool = True, idp_reads: str | None = None,
-                 listeners: list[Callable[[Exchange], None]] | None = None):
+                 verify: bool | ssl.SSLContext = True, idp_reads: str | None = None,
+                 listeners: list[Callable[[Exchange], None]] | None = None, throttle: Throttle | None = None,
+                 read_only: bool = False, deadline: float | None = None):
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.redact = redactor
         self.idp_reads = idp_reads
         self.listeners = list(listeners or [])
+        self.timeout = timeout
+        self.throttle = throttle
+        self.read_only = read_only
+        self.deadline = deadline  # time.monotonic() after which no request waits for a Retry-After
         self._http = httpx.Client(timeout=httpx.Timeout(timeout), verify=verify, follow_redirects=False)
 
     def close(self) -> None:
@@ -154,6 +177,8 @@ class ScimClient:
         """Send a rendered request. `auth`: "default", None (no header) or a literal header value;
         `content`: raw bytes to send instead of the JSON body (malformed-body probes)."""
         url = self.base_url + request.path + (f"?{request.query}" if request.query else "")
+        if self.read_only and request.method not in READS:
+            raise WriteRefused(f"read-only mode: this check sends {request.method} {request.path}")
         headers = dict(request.headers)
         value = self.authorization(auth)
         if value is not None:
@@ -185,37 +210,79 @@ class ScimClient:
 
     def _perform(self, exchange: Exchange, url: str, headers: dict[str, str], payload: bytes | None) -> None:
         started = time.perf_counter()
-        try:
-            response = self._http.request(exchange.method, url, headers=headers, content=payload)
-            data = response.content
-        except httpx.HTTPError as exc:
-            exchange.error = self.redact(f"{type(exc).__name__}: {exc}")
-            exchange._parsed = _NOT_JSON
-        else:
-            exchange.status = response.status_code
-            exchange.response_headers = {k.lower(): self.redact.header(k, v) for k, v in response.headers.items()}
-            exchange.response_text = self.redact(data[:BODY_CAP].decode("utf-8", "replace"))
-            exchange._parsed = _parse(data)
-            exchange.kind = response_kind(exchange.method, httpx.URL(url).path, response.status_code)
-            self._validate(exchange)
+        while True:
+            try:
+                response, data, cut = self._fetch(exchange.method, url, headers, payload)
+            except (httpx.HTTPError, TimeoutError) as exc:
+                exchange.error = self.redact(f"{type(exc).__name__}: {exc}")
+                exchange._parsed = _NOT_JSON
+                break
+            wait = self._retry_after(response) if len(exchange.throttled) < RETRIES else None
+            if wait is None:
+                self._answer(exchange, url, response, data, cut)
+                break
+            exchange.throttled.append(wait)
+            time.sleep(wait)
         exchange.elapsed_ms = (time.perf_counter() - started) * 1000
+
+    def _fetch(self, method: str, url: str, headers: dict, payload: bytes | None) -> tuple[httpx.Response, bytes, bool]:
+        """One request on the wire (in its throttle turn): the response, its body up to MAX_BODY, and
+        whether the body was cut. TimeoutError when the whole exchange outlasts the timeout."""
+        turn = self.throttle.turn() if self.throttle is not None else nullcontext()
+        with turn, self._http.stream(method, url, headers=headers, content=payload) as response:
+            ends = time.monotonic() + self.timeout
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():  # decoded: the cap also stops a compression bomb
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BODY:
+                    return response, b"".join(chunks)[:MAX_BODY], True
+                if time.monotonic() > ends:
+                    raise TimeoutError(f"the response took longer than {self.timeout:g} s in all "
+                                       f"({size} bytes received)")
+            return response, b"".join(chunks), False
+
+    def _retry_after(self, response: httpx.Response) -> int | None:
+        """Seconds to wait before repeating a 429, or None to take the answer as it is."""
+        value = response.headers.get("retry-after", "").strip()
+        if response.status_code != 429 or not value.isdigit() or int(value) > MAX_RETRY_AFTER:
+            return None
+        if self.deadline is not None and time.monotonic() + int(value) > self.deadline:
+            return None
+        return int(value)
+
+    def _answer(self, exchange: Exchange, url: str, response: httpx.Response, data: bytes, cut: bool) -> None:
+        exchange.status = response.status_code
+        exchange.response_headers = {k.lower(): self.redact.header(k, v) for k, v in response.headers.items()}
+        exchange.response_text = self.redact(data[:BODY_CAP].decode("utf-8", "replace"))
+        exchange._parsed = _NOT_JSON if cut else self._parse(data)
+        exchange.kind = response_kind(exchange.method, httpx.URL(url).path, response.status_code)
+        if cut:
+            exchange.error = f"the body is longer than {MAX_BODY} bytes: reading stopped there"
+        self._validate(exchange)
+
+    def _parse(self, data: bytes) -> Any:
+        """The JSON body, parsed from its redacted text: a token the server echoes never reaches a
+        check's values (and so no finding, report or traceback)."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return _NOT_JSON
+        if not text.strip():
+            return None
+        try:
+            return json.loads(self.redact(text))
+        except ValueError:
+            return _NOT_JSON
 
     def _validate(self, exchange: Exchange) -> None:
         if exchange.kind is None or not exchange.response_text.strip():
             return
         if not exchange.is_json:
-            exchange.violations = [Violation("", "the body is not JSON", "scim", "type")]
+            exchange.violations = [Violation("", exchange.error or "the body is not JSON", "scim", "type")]
             return
         exchange.violations = validate(exchange.kind, exchange.json)
         if self.idp_reads:
             exchange.idp_violations = [v for v in validate(exchange.kind, exchange.json, idp=self.idp_reads)
                                        if v.schema.startswith("idp/")]
 
-
-def _parse(data: bytes) -> Any:
-    if not data.strip():
-        return None
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return _NOT_JSON

@@ -8,10 +8,12 @@ is started and described from its tenant file, so checks never know which kind o
 from __future__ import annotations
 
 import os
+import ssl
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .schemas import describe, errors
 
@@ -28,9 +30,17 @@ ENV = {
     "SCIM_REACTIVATION": "reactivation",
     "SCIM_USER_DOMAIN": "user_domain",
     "SCIM_TIMEOUT": "timeout",
+    "SCIM_MAX_RUN_SECONDS": "max_run_seconds",
+    "SCIM_MAX_RPS": "max_rps",
+    "SCIM_MAX_IN_FLIGHT": "max_in_flight",
+    "SCIM_READ_ONLY": "read_only",
+    "SCIM_CA_BUNDLE": "ca_bundle",
 }
+NUMBERS = {"timeout": float, "max_run_seconds": float, "max_rps": float, "max_in_flight": int}
 SECRETS = ("token", "revoked_token")
 DEFAULT_TIMEOUT = 60.0  # okta.md §8: Okta closes the socket after 60 s
+DEFAULT_RUN_SECONDS = 1800.0  # the whole run, cleanup included: a CI gate never hangs
+LOOPBACK = ("127.0.0.1", "::1", "[::1]", "localhost")
 
 
 class ConfigError(ValueError):
@@ -46,8 +56,8 @@ class Guest:
 @dataclass(frozen=True)
 class Target:
     base_url: str
-    token: str
-    revoked_token: str | None
+    token: str = field(repr=False)  # never in a repr: tracebacks with --showlocals print reprs
+    revoked_token: str | None = field(repr=False)
     org_domains: tuple[str, ...]
     guests: tuple[Guest, ...]
     idps: tuple[str, ...]
@@ -56,6 +66,11 @@ class Target:
     user_domain: str = "example.com"
     timeout: float = DEFAULT_TIMEOUT
     verify_tls: bool = True
+    ca_bundle: str | None = None
+    read_only: bool = False
+    max_rps: float | None = None
+    max_in_flight: int | None = None
+    max_run_seconds: float = DEFAULT_RUN_SECONDS
     embedded: bool = False
 
     @property
@@ -67,8 +82,17 @@ class Target:
         return {
             "base_url": self.base_url, "embedded": self.embedded, "org_domains": list(self.org_domains),
             "guests": [g.userName for g in self.guests], "idps": list(self.idps), "variants": dict(self.variants),
-            "reactivation": self.reactivation, "timeout": self.timeout,
+            "reactivation": self.reactivation, "timeout": self.timeout, "read_only": self.read_only,
+            "verify_tls": self.verify_tls, "max_rps": self.max_rps, "max_in_flight": self.max_in_flight,
+            "max_run_seconds": self.max_run_seconds,
         }
+
+    def tls(self) -> bool | ssl.SSLContext:
+        """What the client verifies the server's certificate with: the system's CAs, a CA bundle, or
+        nothing (--insecure)."""
+        if not self.verify_tls:
+            return False
+        return ssl.create_default_context(cafile=self.ca_bundle) if self.ca_bundle else True
 
 
 def _split(text: str) -> list[str]:
@@ -90,14 +114,27 @@ def from_env(env: Mapping[str, str]) -> dict:
             settings[key] = _split(raw)
         elif key == "guests":
             settings[key] = [_parse_guest(g) for g in _split(raw)]
-        elif key == "timeout":
+        elif key in NUMBERS:
             try:
-                settings[key] = float(raw)
+                settings[key] = NUMBERS[key](raw)
             except ValueError:
-                raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+                raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        elif key == "read_only":
+            settings[key] = raw.strip().lower() in ("1", "true", "yes", "on")
         else:
             settings[key] = raw.strip()
     return settings
+
+
+def _refuse_plain_http(settings: dict) -> None:
+    """A token sent in clear text over a network needs the user's explicit consent (--allow-http)."""
+    url = settings.get("base_url")
+    if not url or not url.startswith("http://") or settings.get("allow_http"):
+        return
+    host = urlsplit(url).hostname or ""
+    if host not in LOOPBACK and not host.startswith("127."):
+        raise ConfigError(f"{url} is plain http to a host that is not loopback: the bearer token would cross the "
+                          "network unencrypted. Use https, or pass --allow-http (allow_http = true) to accept that.")
 
 
 def from_toml(path: str | Path) -> dict:
@@ -140,8 +177,17 @@ def load(*, toml: str | Path | None = None, env: Mapping[str, str] | None = None
         raise ConfigError(f"unknown IdP profile(s) {', '.join(unknown)}; available: {', '.join(available_idps)}")
     if "base_url" in settings and not env.get("SCIM_TOKEN"):
         raise ConfigError("SCIM_BASE_URL is set but SCIM_TOKEN is not: the bearer token comes from the environment")
+    _refuse_plain_http(settings)
     secrets = {"token": env.get("SCIM_TOKEN"), "revoked_token": env.get("SCIM_REVOKED_TOKEN") or None}
     return settings, secrets
+
+
+def _how(settings: dict) -> dict:
+    """The Target fields that say how to test, the same for an external and the embedded target."""
+    return {"idps": tuple(settings["idps"]), "variants": settings.get("variants", {}), "timeout": settings["timeout"],
+            "read_only": settings.get("read_only", False), "max_rps": settings.get("max_rps"),
+            "max_in_flight": settings.get("max_in_flight"),
+            "max_run_seconds": settings.get("max_run_seconds", DEFAULT_RUN_SECONDS)}
 
 
 def target(settings: dict, secrets: dict) -> Target:
@@ -153,12 +199,11 @@ def target(settings: dict, secrets: dict) -> Target:
         revoked_token=secrets["revoked_token"],
         org_domains=domains,
         guests=tuple(Guest(**g) for g in settings.get("guests", ())),
-        idps=tuple(settings["idps"]),
-        variants=settings.get("variants", {}),
         reactivation=settings.get("reactivation", "supported"),
         user_domain=settings.get("user_domain") or (domains[0] if domains else "example.com"),
-        timeout=settings["timeout"],
         verify_tls=settings.get("verify_tls", True),
+        ca_bundle=settings.get("ca_bundle"),
+        **_how(settings),
     )
 
 
@@ -171,10 +216,8 @@ def embedded_target(settings: dict, server) -> Target:
         revoked_token=tenant.revoked_tokens[0] if tenant.revoked_tokens else None,
         org_domains=tenant.domains,
         guests=tuple(Guest(g.userName, g.id) for g in tenant.guests),
-        idps=tuple(settings["idps"]),
-        variants=settings.get("variants", {}),
         reactivation="refused" if tenant.options.reactivation == "refused" else "supported",
         user_domain=settings.get("user_domain") or tenant.domains[0],
-        timeout=settings["timeout"],
         embedded=True,
+        **_how(settings),
     )

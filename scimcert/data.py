@@ -6,6 +6,7 @@ import hashlib
 import random
 import string
 from dataclasses import dataclass
+from functools import cache
 
 from faker import Faker
 
@@ -45,15 +46,23 @@ def run_tag(seed: int) -> str:
     return hashlib.sha256(str(seed).encode()).hexdigest()[:6]
 
 
+def user_name_prefix(tag: str | None = None) -> str:
+    """How every userName the suite creates starts ("Scimcert."), or one run's ("Scimcert.<tag>.")."""
+    return f"{PREFIX.capitalize()}." + (f"{tag}." if tag else "")
+
+
+@cache
+def _faker(locale: str) -> Faker:
+    """One Faker per locale and process (building one costs ~5 ms); each draw reseeds it (UserFactory._names)."""
+    return Faker(locale)
+
+
 class UserFactory:
     """Users for one check: deterministic from (run seed, check id), unique within the run."""
 
     def __init__(self, seed: int, check_id: str, domain: str):
         digest = int(hashlib.sha256(f"{seed}:{check_id}".encode()).hexdigest()[:12], 16)
         self.random = random.Random(digest)
-        self.fakers = [Faker(locale) for locale in LOCALES]  # one per locale: multi-locale Faker is not seedable
-        for faker in self.fakers:
-            faker.seed_instance(digest)
         self.tag = run_tag(seed)
         self.check = format(digest % 36**4, "x")
         self.domain = domain
@@ -62,13 +71,14 @@ class UserFactory:
     def _names(self) -> tuple[str, str]:
         if self.random.random() < 0.4:
             return self.random.choice(HARD_NAMES)
-        faker = self.random.choice(self.fakers)
+        faker = _faker(self.random.choice(LOCALES))  # one locale per Faker: a multi-locale Faker is not seedable
+        faker.seed_instance(self.random.getrandbits(64))  # the draw depends on this factory's seed only
         return faker.first_name(), faker.last_name()
 
     def local_part(self, given: str) -> str:
         self.count += 1
         ascii_given = "".join(c for c in given if c in string.ascii_letters) or "User"
-        return f"{PREFIX.capitalize()}.{self.tag}.{ascii_given}.{self.check}{self.count}"
+        return f"{user_name_prefix(self.tag)}{ascii_given}.{self.check}{self.count}"
 
     def new(self, domain: str | None = None) -> NewUser:
         """A user with mixed-case userName on `domain` (default: the target's user domain)."""

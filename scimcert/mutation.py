@@ -2,12 +2,14 @@
 
     python -m scimcert.mutation [--workers N] [--fault NAME ...] [--json FILE]
 
-For the correct server (every IdP profile) and for each registered fault alone (with the IdP profiles
-whose requests expose it, `Fault.idps`), runs `pytest suites` in-process (one long-lived worker process
-per CPU, so interpreter start-up is paid once per worker) and reads the run's conformance.json. A fault is detected when the requirements it declares are among those that
-failed (MUST faults) or warned (SHOULD faults); its diagnosis is off when a requirement of another
-capability than the fault's declared ones failed. Prints a table and the score; exit 0 iff the
-correct run is clean and every fault is detected with its diagnosis on target.
+For the correct server and for each registered fault alone, runs `pytest suites` in-process (one
+long-lived worker process per CPU, so interpreter start-up is paid once per worker; Allure off) and
+reads the run's conformance.json. The correct server and every fault only some IdPs expose
+(`Fault.idps`) run every profile; a fault every profile's requests expose runs one (REPRESENTATIVE).
+A fault is detected when the requirements it declares are among those that failed (MUST faults) or
+warned (SHOULD faults); its diagnosis is off (stray) when a requirement of another capability failed,
+or any failure came from a profile whose requests do not expose it. Prints a table and the score;
+exit 0 iff the correct run is clean and every fault is detected with its diagnosis on target.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .reference.faults import FAULTS
 from .requirements import catalogue
 
 BASELINE = "(none)"
+REPRESENTATIVE = "okta"  # the profile that runs faults every profile's requests expose
 
 
 @dataclass
@@ -41,6 +44,9 @@ class Outcome:
     failed: list[str] = field(default_factory=list)
     warned: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    exposed: list[str] = field(default_factory=list)  # the fault's IdPs (Fault.idps); [] = every profile
+    flagged_in: list[str] = field(default_factory=list)  # profiles with a failure, or a warning for a SHOULD
+                                                          # fault ("rfc": the RFC checks)
 
     @property
     def detected(self) -> bool:
@@ -52,11 +58,13 @@ class Outcome:
 
     @property
     def stray(self) -> list[str]:
-        """Failed requirements outside the capabilities the fault declares it breaks."""
+        """Failed requirements outside the capabilities the fault declares it breaks, and profiles that
+        failed although their requests do not expose the fault."""
         if self.fault == BASELINE:
             return self.failed
         allowed = {catalogue()[r].capability for r in self.expected if r in catalogue()}
-        return [r for r in self.failed if catalogue()[r].capability not in allowed]
+        elsewhere = [f"{idp} profile" for idp in self.flagged_in if self.exposed and idp not in self.exposed]
+        return [r for r in self.failed if catalogue()[r].capability not in allowed] + elsewhere
 
 
 def run_one(fault: str, extra: list[str]) -> Outcome:
@@ -66,20 +74,24 @@ def run_one(fault: str, extra: list[str]) -> Outcome:
     expected = list(getattr(registered, "requirements", ())) if registered else []
     import pytest
 
-    scope = [] if registered is None else [arg for idp in registered.idps for arg in ("--idp", idp)]
+    exposed = list(registered.idps) if registered else []
+    scope = ["--idp", REPRESENTATIVE] if registered and not exposed else []
     with tempfile.TemporaryDirectory() as reports:
-        args = ["suites", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--reports-dir", reports,
+        args = ["suites", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:allure_pytest",
+                "--reports-dir", reports,
                 *([] if fault == BASELINE else ["--reference-fault", fault, *scope]), *extra]
         started = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             code = int(pytest.main(args))
         seconds = time.perf_counter() - started
         document = json.loads((Path(reports) / "conformance.json").read_text())
-    results = [r for check in document["checks"] for r in check["requirements"]]
+    results = [(check["idp"] or "rfc", r) for check in document["checks"] for r in check["requirements"]]
     return Outcome(fault, level, expected, code,
-                   failed=sorted({r["requirement"] for r in results if r["outcome"] == "failed"}),
-                   warned=sorted({r["requirement"] for r in results if r["outcome"] == "warning"}),
-                   seconds=round(seconds, 1))
+                   failed=sorted({r["requirement"] for _, r in results if r["outcome"] == "failed"}),
+                   warned=sorted({r["requirement"] for _, r in results if r["outcome"] == "warning"}),
+                   seconds=round(seconds, 1), exposed=exposed,
+                   flagged_in=sorted({idp for idp, r in results if r["outcome"] == "failed"
+                                      or (level == "SHOULD" and r["outcome"] == "warning")}))
 
 
 def _init() -> None:
@@ -101,8 +113,9 @@ def table(outcomes: list[Outcome]) -> list[str]:
         verdict = ("clean" if o.detected else "FALSE+") if o.fault == BASELINE else ("yes" if o.detected else "NO")
         caught = ", ".join(o.failed + [f"{w} (warning)" for w in o.warned]) or "—"
         stray = f"  STRAY: {', '.join(o.stray)}" if o.stray and o.fault != BASELINE else ""
+        scope = f" [only {', '.join(o.exposed)}: flagged in {', '.join(o.flagged_in) or 'none'}]" if o.exposed else ""
         lines.append(f"{o.fault:<38} {o.level:<6} {verdict:<8} {o.seconds:>5.1f}  "
-                     f"{', '.join(o.expected) or '—'} → {caught}{stray}")
+                     f"{', '.join(o.expected) or '—'} → {caught}{scope}{stray}")
     faults = [o for o in outcomes if o.fault != BASELINE]
     detected = sum(o.detected for o in faults)
     on_target = sum(o.detected and not o.stray for o in faults)

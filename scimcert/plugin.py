@@ -11,6 +11,8 @@ import json
 import random
 import shutil
 import signal
+import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -18,11 +20,11 @@ import pytest
 
 from . import config as config_module
 from . import reports
-from .client import ScimClient
+from .client import ScimClient, WriteRefused
 from .data import UserFactory
 from .profiles import ProfileError, profiles, select
 from .requirements import CatalogueError, catalogue, lookup
-from .run import Run
+from .run import BOUND_REACHED, Run
 from .verdict import ConformanceFailure, NotReached, Verdict
 
 RECORD = "scimcert-record"
@@ -39,9 +41,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--target", metavar="FILE", help="TOML file describing the target (never tokens)")
     group.addoption("--base-url", help="SCIM base URL (overrides SCIM_BASE_URL)")
     group.addoption("--idp", action="append", metavar="ID", help="IdP profile to run (repeatable; default all)")
-    group.addoption("--variant", action="append", metavar="STEP=NAME", default=[],
-                    help="profile variant for a step, e.g. updateUser=patch")
+    group.addoption("--variant", action="append", metavar="[IDP.]STEP=NAME", default=[],
+                    help="the variant a step renders, as the tenant sends it, e.g. onelogin.createUser=observed")
     group.addoption("--seed", type=int, help="replay the test data of an earlier run")
+    group.addoption("--read-only", action="store_true", default=None,
+                    help="send no write: checks that would POST, PUT, PATCH or DELETE are skipped (production tenants)")
+    group.addoption("--max-rps", type=float, metavar="R", help="at most R requests per second (whole run, all workers)")
+    group.addoption("--max-in-flight", type=int, metavar="N", help="at most N requests in flight (whole run, all workers)")
+    group.addoption("--max-run-seconds", type=float, metavar="S",
+                    help="bound of the whole run (default 1800): checks not started by then are skipped, the run fails")
+    group.addoption("--ca-bundle", metavar="PEM", help="CA certificates that sign the target's TLS certificate")
+    group.addoption("--insecure", action="store_true", default=None, help="do not verify the target's TLS certificate")
+    group.addoption("--allow-http", action="store_true", default=None,
+                    help="accept plain http:// to a host that is not loopback (the token crosses the network in clear)")
     group.addoption("--reports-dir", default="reports", help="where reports are written (default reports/)")
     group.addoption("--reference-fault", action="append", default=[], metavar="NAME",
                     help="enable a fault of the embedded reference server (demonstrations, meta-tests)")
@@ -57,6 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
         catalogue()
         settings, secrets = config_module.load(toml=config.getoption("target"), options=_options(config),
                                                available_idps=tuple(profiles()))
+        select(settings["idps"], settings.get("variants"))
     except (config_module.ConfigError, CatalogueError, ProfileError) as exc:
         raise pytest.UsageError(str(exc)) from exc
     worker = getattr(config, "workerinput", None)
@@ -64,15 +77,17 @@ def pytest_configure(config: pytest.Config) -> None:
     if seed is None:
         seed = random.SystemRandom().randrange(1, 2**31)
     reports_dir = Path(config.getoption("reports_dir"))
-    # JUnit and Allure by default, next to our own reports; fresh for every run.
-    if not config.option.allure_report_dir:
+    # JUnit and Allure by default, next to our own reports; fresh for every run (-p no:allure_pytest: none).
+    if config.pluginmanager.has_plugin("allure_pytest") and not config.option.allure_report_dir:
         config.option.allure_report_dir = str(reports_dir / "allure-results")
         if worker is None:
             shutil.rmtree(config.option.allure_report_dir, ignore_errors=True)
     if worker is None:
         config.option.xmlpath = config.option.xmlpath or str(reports_dir / "junit.xml")
+    shared = Path(worker["scimcert_shared"]) if worker else Path(tempfile.mkdtemp(prefix="scimcert-"))
     run = Run(settings=settings, secrets=secrets, seed=seed, strict=bool(config.getini("strict")),
-              reports_dir=reports_dir, is_worker=worker is not None)
+              reports_dir=reports_dir, shared_dir=shared, is_worker=worker is not None,
+              started_at=worker["scimcert_started"] if worker else time.time())
     config.stash[RUN] = run
     config.pluginmanager.register(ConformancePlugin(run), "scimcert-conformance")
 
@@ -96,6 +111,10 @@ def _options(config: pytest.Config) -> dict:
         options["variants"] = dict(v.split("=", 1) for v in config.getoption("variant") if "=" in v)
     if config.getoption("reference_fault"):
         options["reference_faults"] = config.getoption("reference_fault")
+    if config.getoption("insecure"):
+        options["verify_tls"] = False
+    for name in ("read_only", "max_rps", "max_in_flight", "max_run_seconds", "ca_bundle", "allow_http"):
+        options[name] = config.getoption(name)  # None when not given: merge() keeps the other sources' value
     return options
 
 
@@ -163,8 +182,14 @@ class ConformancePlugin:
 
     # ---- collection ------------------------------------------------------------------------
 
-    def pytest_configure_node(self, node) -> None:  # xdist: every worker replays the controller's seed
-        node.workerinput["scimcert_seed"] = self.run.seed
+    def pytest_configure_node(self, node) -> None:
+        """xdist: every worker replays the controller's seed, shares its limits and its run bound."""
+        node.workerinput.update(scimcert_seed=self.run.seed, scimcert_shared=str(self.run.shared_dir),
+                                scimcert_started=self.run.started_at)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if not self.run.is_worker:
+            shutil.rmtree(self.run.shared_dir, ignore_errors=True)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         return [f"scimcert: seed {self.run.seed} (replay with --seed {self.run.seed}); "
@@ -172,7 +197,7 @@ class ConformancePlugin:
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if "idp" in metafunc.fixturenames:
-            chosen = select(self.run.settings["idps"])
+            chosen = select(self.run.settings["idps"], self.run.settings.get("variants"))
             metafunc.parametrize("idp", chosen, ids=[p.id for p in chosen])
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -208,10 +233,12 @@ class ConformancePlugin:
             result = yield
         except NotReached:
             pass
+        except WriteRefused as refused:  # read-only mode: what was judged before the first write stands
+            verdict.skip_unjudged(str(refused))
+            if not verdict.failures:
+                raise pytest.skip.Exception(str(refused)) from None
         except pytest.skip.Exception as skip:
-            for requirement in verdict.declared:
-                if not any(f.requirement == requirement.id for f in verdict.findings):
-                    verdict.skipped.setdefault(requirement.id, skip.msg)
+            verdict.skip_unjudged(skip.msg)
             raise
         finally:
             results = verdict.results()
@@ -253,8 +280,12 @@ class ConformancePlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """JUnit properties of every check, also of those that end up skipped."""
+        """JUnit properties of every check, also of those that end up skipped; past the run bound, the
+        check is not started."""
         item.user_properties += [("requirements", ",".join(_declared(item))), ("idp", _idp_of(item) or "")]
+        if self.run.seconds_left() < 0:
+            pytest.skip(f"{BOUND_REACHED}: the run may take {self.run.settings.get('max_run_seconds', 1800):g} s "
+                        "(--max-run-seconds); this check was not started")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -268,6 +299,7 @@ class ConformancePlugin:
         elif report.skipped and report.when in ("setup", "call"):
             properties = dict(report.user_properties)
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            reason = reason.removeprefix("Skipped: ")
             self.run.add_skip(report.nodeid, properties.get("idp") or None,
                               [i for i in properties.get("requirements", "").split(",") if i], reason)
 
@@ -283,4 +315,6 @@ class ConformancePlugin:
         if not self.run.must_evaluated() and session.exitstatus == 0:
             session.exitstatus = 1
             self.run.vacuous = True
+        if self.run.overtime and session.exitstatus == 0:
+            session.exitstatus = 1  # a run cut short by its bound did not check everything
         reports.write_all(self.run, session)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 from urllib.parse import quote
@@ -87,6 +87,21 @@ class Profile:
     unknown_ids: tuple[str, ...] = ()
     lacks: dict[str, str] = field(default_factory=dict)
     response_content_types: tuple[str, ...] = ("application/scim+json",)
+    chosen: dict[str, str] = field(default_factory=dict)
+
+    def choosing(self, variants: dict[str, str]) -> Profile:
+        """This profile with the tenant's configured variants (target `variants`, --variant): a step's
+        'default' then renders the chosen variant, the shape this tenant's IdP app really sends.
+        Keys are `step` (taken by every profile that has such a variant) or `idp.step` (this one only)."""
+        chosen = {}
+        for key, name in variants.items():
+            idp, _, step = key.rpartition(".")
+            if idp in ("", self.id) and name in self.variants(step):
+                chosen[step] = name
+            elif idp == self.id:
+                raise ProfileError(f"{self.name} has no variant '{name}' of {step}; "
+                                   f"it has: {', '.join(self.variants(step)) or 'no such step'}")
+        return replace(self, chosen=chosen)
 
     def has(self, step: str) -> bool:
         return step in self.steps
@@ -98,12 +113,20 @@ class Profile:
         """Why this IdP never sends `step` (the profile's `lacks`, citing the reference)."""
         return self.lacks.get(step, f"{self.name} never sends {step}")
 
+    def resolve(self, step: str, variant: str = "default") -> str:
+        """The variant a request for `variant` of `step` renders: 'default' means the chosen one."""
+        return self.chosen.get(step, "default") if variant == "default" else variant
+
     def spec(self, step: str, variant: str = "default") -> dict:
-        """The effective request fields of a step's variant: the step it is `like`, then the step's own
-        fields, then the variant's (each replacing what it names); "with" is merged into the body."""
+        """The effective request fields of a step's variant ('default': the chosen one)."""
+        return self._spec(step, self.resolve(step, variant))
+
+    def _spec(self, step: str, variant: str) -> dict:
+        """The step it is `like` (its own default), then the step's own fields, then the variant's (each
+        replacing what it names); "with" is merged into the body."""
         own = dict(self.steps[step])
         overrides = own.pop("variants", {})
-        spec = self.spec(own.pop("like")) if "like" in own else {}
+        spec = self._spec(own.pop("like"), "default") if "like" in own else {}
         spec.update(own)
         if variant != "default":
             spec.update(overrides[variant])
@@ -120,6 +143,7 @@ class Profile:
 
     def request(self, step: str, variant: str = "default", **values: Any) -> Request:
         """Render one step (optionally a variant of it) with the check's values."""
+        variant = self.resolve(step, variant)
         spec = self.spec(step, variant)
         where = f"{self.id}.{step}[{variant}]"
         values = {**spec.get("defaults", {}), **values}
@@ -161,12 +185,17 @@ def profiles() -> dict[str, Profile]:
     return found
 
 
-def select(ids: list[str] | None) -> list[Profile]:
-    """The profiles named (all when None); ProfileError for an unknown one."""
+def select(ids: list[str] | None, variants: dict[str, str] | None = None) -> list[Profile]:
+    """The profiles named (all when None), each choosing the configured `variants` (Profile.choosing);
+    ProfileError for an unknown profile, or a variant that none of them has."""
     known = profiles()
-    if not ids:
-        return list(known.values())
-    unknown = [i for i in ids if i not in known]
+    unknown = [i for i in ids or () if i not in known]
     if unknown:
         raise ProfileError(f"unknown IdP profile(s): {', '.join(unknown)}; available: {', '.join(known)}")
-    return [known[i] for i in ids]
+    chosen = [known[i].choosing(variants or {}) for i in ids or known]
+    unused = [f"{key}={name}" for key, name in (variants or {}).items()
+              if not any(key.rpartition(".")[2] in p.chosen for p in chosen)]
+    if unused:
+        raise ProfileError(f"no selected IdP profile has the variant(s) {', '.join(unused)} "
+                           "(a step's variants are listed under 'variants' in fixtures/idps/*.json)")
+    return chosen

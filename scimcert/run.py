@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -11,24 +12,31 @@ from typing import IO
 from . import config as config_module
 from .cleanup import Tracker
 from .client import Exchange, ScimClient
-from .config import Target
+from .config import DEFAULT_RUN_SECONDS, Target
 from .redact import Redactor
 from .requirements import catalogue
+from .throttle import Throttle
+
+BOUND_REACHED = "run time bound reached"  # the skip reason of checks not started within max_run_seconds
+CLEANUP_SECONDS = 120.0  # cleanup's own budget, granted also when the run bound has passed
 
 
 @dataclass
 class Run:
     settings: dict
-    secrets: dict
+    secrets: dict = field(repr=False)
     seed: int
     strict: bool
     reports_dir: Path
+    shared_dir: Path  # lock files every process of the run shares (scimcert.throttle)
+    started_at: float = field(default_factory=time.time)  # wall clock: the controller's, also on workers
     is_worker: bool = False
     target: Target | None = None
     client: ScimClient | None = None
     tracker: Tracker = field(default_factory=Tracker)
     records: list[dict] = field(default_factory=list)
     vacuous: bool = False
+    overtime: int = 0  # checks skipped because the run bound was reached (controller side)
     redactor: Redactor = field(default_factory=Redactor)
     _server: object = None
     _transcript: IO[str] | None = None
@@ -52,15 +60,25 @@ class Run:
             self.redactor.add(secret)
         self.reports_dir.mkdir(parents=True, exist_ok=True)
         self._transcript = open(self.reports_dir / f"transcript{self._suffix()}.jsonl", "w", encoding="utf-8")
+        limits = self.target.max_in_flight or self.target.max_rps
         self.client = ScimClient(self.target.base_url, self.target.token, redactor=self.redactor,
-                                 timeout=self.target.timeout, verify=self.target.verify_tls,
-                                 listeners=[self._log, self.tracker.observe])
+                                 timeout=self.target.timeout, verify=self.target.tls(),
+                                 listeners=[self._log, self.tracker.observe], read_only=self.target.read_only,
+                                 deadline=time.monotonic() + self.seconds_left(),
+                                 throttle=Throttle(self.shared_dir, max_in_flight=self.target.max_in_flight,
+                                                   max_rps=self.target.max_rps) if limits else None)
         return self.target
+
+    def seconds_left(self) -> float:
+        """Until the run bound (max_run_seconds from the controller's start); negative once past."""
+        bound = self.settings.get("max_run_seconds", DEFAULT_RUN_SECONDS)
+        return self.started_at + bound - time.time()
 
     def finish(self) -> None:
         """Clean up every user the run created, then stop what was started."""
         if self.client is not None:
-            self.tracker.clean(self.client)
+            self.client.deadline = time.monotonic() + CLEANUP_SECONDS
+            self.tracker.clean(self.client, until=self.client.deadline)
             self.client.close()
         if self._transcript is not None:
             self._transcript.close()
@@ -88,6 +106,7 @@ class Run:
 
     def add_skip(self, nodeid: str, idp: str | None, requirement_ids: list[str], reason: str) -> None:
         """A check skipped before it judged anything: each of its requirements is skipped with the reason."""
+        self.overtime += reason.startswith(BOUND_REACHED)
         results = [{"requirement": r.id, "level": r.level, "capability": r.capability, "outcome": "skipped",
                     "reason": reason, "findings": []} for r in (catalogue()[i] for i in requirement_ids if i in catalogue())]
         check = nodeid.split("::")[-1].split("[")[0]

@@ -74,8 +74,11 @@ def given_user(client, idp, users, *, domain: str | None = None, variant: str = 
 
     This is a precondition, not a verdict: when the target cannot create a user, the check is
     skipped with the reason (create.created-201 judges creation), so one broken create does not
-    turn every other capability red.
+    turn every other capability red. In read-only mode (a production tenant) an existing user is
+    borrowed instead, so the checks that only read (import, filter) still run.
     """
+    if client.read_only and domain is None and not values:
+        return borrowed_user(client, users)
     new = users.new(domain)
     request = idp.request("createUser", variant, **values_for(new, **values))
     answer = client.send(request)
@@ -86,19 +89,27 @@ def given_user(client, idp, users, *, domain: str | None = None, variant: str = 
     return new, user_id
 
 
+def borrowed_user(client, users):
+    """An existing user of the tenant (NewUser, its id), a different one on each call of a check; skips
+    when the tenant has no more users. Read-only mode: nothing is created, nothing is changed."""
+    users.count += 1
+    answer = client.raw("GET", "/Users", query=f"startIndex={users.count}&count=1", label="an existing user (read-only)")
+    found = resources(answer)
+    user_id, user_name = dig(found, 0, "id"), dig(found, 0, "userName")
+    if not isinstance(user_id, str) or not isinstance(user_name, str):
+        pytest.skip(f"read-only mode: the check needs {users.count} existing user(s) and the tenant lists "
+                    f"{'fewer' if answer.status == 200 else f'none (GET /Users answered {answer.status or answer.error})'}")
+    return NewUser(userName=user_name, givenName=dig(found, 0, "name", "givenName") or "",
+                   familyName=dig(found, 0, "name", "familyName") or "",
+                   externalId=dig(found, 0, "externalId") or "", password=""), user_id
+
+
 def current(client, idp, user_id: str) -> dict:
     """The user as the IdP reads it before a read-modify-write (its getUser step); skips when unreadable."""
     answer = client.send(idp.request("getUser", id=user_id))
     if answer.status != 200 or not isinstance(answer.json, dict):
         pytest.skip(f"precondition failed: GET /Users/{user_id} answered {answer.status or answer.error}")
     return answer.json
-
-
-def variant(target, step: str, idp=None) -> str:
-    """The profile variant the target configuration chose for a step ('default' unless set, or when
-    `idp` has no variant of that name: --variant names one IdP's shape)."""
-    chosen = target.variants.get(step, "default")
-    return chosen if idp is None or chosen in idp.variants(step) else "default"
 
 
 def needs(idp, step: str, shape: str | None = None) -> None:

@@ -60,9 +60,9 @@ class Verdict:
 
     declared: list[Requirement]
     strict: bool = False
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list, repr=False)  # reprs stay short in tracebacks
     skipped: dict[str, str] = field(default_factory=dict)
-    exchanges: list[Exchange] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list, repr=False)
 
     @classmethod
     def for_ids(cls, ids: list[str], strict: bool = False) -> Verdict:
@@ -132,6 +132,12 @@ class Verdict:
         """A requirement this check cannot judge against this target (not offered, not configured)."""
         self.requirement(requirement_id)
         self.skipped[requirement_id] = reason
+
+    def skip_unjudged(self, reason: str) -> None:
+        """The check stopped (skipped): each declared requirement it has not judged yet is skipped."""
+        for requirement in self.declared:
+            if not any(f.requirement == requirement.id for f in self.findings):
+                self.skipped.setdefault(requirement.id, reason)
 
     # ---- outcomes ------------------------------------------------------------------------
 

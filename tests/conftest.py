@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from helpers import scim_client
 
+from scimcert.paths import ROOT
 from scimcert.reference import ReferenceServer, Tenant
+
+MUTATION_TABLE = ROOT / "reports" / "mutation.txt"  # written by tests/test_mutation.py
+STARTED = time.time()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """The mutation table and its time, when this run produced one (also under xdist: a shared file)."""
+    if MUTATION_TABLE.exists() and MUTATION_TABLE.stat().st_mtime >= STARTED:
+        terminalreporter.write_sep("=", "mutation score (tests/test_mutation.py)")
+        terminalreporter.write(MUTATION_TABLE.read_text("utf-8"))
 
 
 @pytest.fixture(scope="session")

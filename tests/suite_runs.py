@@ -10,9 +10,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from scimcert.config import ENV
+
 ROOT = Path(__file__).resolve().parent.parent
-SCIM_ENV = ("SCIM_BASE_URL", "SCIM_TOKEN", "SCIM_ORG_DOMAINS", "SCIM_GUESTS", "SCIM_REVOKED_TOKEN", "SCIM_IDPS",
-            "SCIM_REACTIVATION", "SCIM_USER_DOMAIN", "SCIM_TIMEOUT")
+SCIM_ENV = (*ENV, "SCIM_TOKEN", "SCIM_REVOKED_TOKEN")
 
 
 @dataclass

@@ -92,26 +92,19 @@ def test_seed_replays_the_same_test_data(clean_run, tmp_path):
     assert again and again <= first
 
 
-FAULT_PER_CAPABILITY = [
-    ("auth-anonymous-allowed", "token"),
-    ("paging-items-per-page-is-count", "import"),
-    ("filter-ignored", "filter"),
-    ("create-lowercases-username", "create"),
-    ("patch-ignored", "update"),
-    ("deactivate-ignored", "deactivate"),
-    ("domain-suffix-match", "domain"),
-    ("guests-listed", "guests"),
-    ("discovery-spc-missing", "discovery"),
-]
-
-
-@pytest.mark.parametrize("fault, capability", FAULT_PER_CAPABILITY)
-def test_a_fault_fails_the_run_under_its_capability(tmp_path, fault, capability):
-    run = run_suite(tmp_path, "--reference-fault", fault)
-    assert run.returncode == 1, run.stdout[-2000:]
-    failed = {result["capability"] for _, result in run.results() if result["outcome"] == "failed"}
-    assert capability in failed, (fault, failed)
-    assert run.document["verdict"] == "FAIL"
+def test_a_tenant_variant_makes_its_shape_a_must(tmp_path):
+    """OneLogin's emails-as-one-object template, chosen as the tenant's createUser variant: a server that
+    refuses it fails OneLogin's create at MUST level (in the default run it only warns, create.emails-object),
+    and Okta and Entra, whose requests never carry it, stay clean."""
+    run = run_suite(tmp_path, "suites/test_create.py", "--variant", "onelogin.createUser=emails-object",
+                    "--reference-fault", "create-rejects-emails-object", suites="suites/test_deactivate.py")
+    assert run.returncode == 1
+    failed = {(check["idp"], result["requirement"]) for check, result in run.results() if result["outcome"] == "failed"}
+    assert ("onelogin", "create.created-201") in failed
+    assert {idp for idp, _ in failed} == {"onelogin"}
+    labels = {label for check, _ in run.results() if check["idp"] == "onelogin" for label in check["variants"]}
+    assert "createUser[emails-object]" in labels
+    assert run.document["target"]["variants"] == {"onelogin.createUser": "emails-object"}
 
 
 def test_a_run_that_judges_no_must_fails(tmp_path):

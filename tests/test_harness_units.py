@@ -210,6 +210,27 @@ def test_unknown_profile_is_refused():
         select(["nobody"])
 
 
+def test_a_chosen_variant_is_what_the_default_step_renders():
+    chosen = {p.id: p for p in select(None, {"onelogin.createUser": "emails-object", "deactivateUser": "put"})}
+    create = chosen["onelogin"].request("createUser", **_sample())
+    assert create.variant == "emails-object" and isinstance(create.body["emails"], dict)
+    assert create.label == "createUser[emails-object]"
+    assert chosen["okta"].request("deactivateUser", **_sample()).variant == "put"  # only Okta has 'put'
+    assert chosen["entra"].request("createUser", **_sample()).variant == "default"
+    assert chosen["onelogin"].request("createUser", "keepnet", **_sample()).variant == "keepnet"
+    # the step a variant is `like` keeps its own default: OneLogin's PUT is not the chosen create shape
+    assert isinstance(chosen["onelogin"].request("updateUser", **_sample()).body["emails"], list)
+
+
+@pytest.mark.parametrize("variants, message", [
+    ({"onelogin.createUser": "nonesuch"}, "OneLogin has no variant 'nonesuch'"),
+    ({"createUser": "nonesuch"}, "no selected IdP profile has the variant"),
+])
+def test_an_unknown_variant_is_refused(variants, message):
+    with pytest.raises(ProfileError, match=message):
+        select(None, variants)
+
+
 # ---- requirements ---------------------------------------------------------------------------
 
 def test_unknown_requirement_is_an_error():
@@ -268,6 +289,8 @@ def test_responses_are_judged_automatically():
     ("POST", "/scim/v2/Users", 201, "user"),
     ("GET", "/scim/v2/Users/abc", 200, "user"),
     ("PATCH", "/scim/v2/Users/abc", 204, None),
+    ("DELETE", "/scim/v2/Users/abc", 200, None),  # OneLogin's sample answers 200: not a User to validate
+    ("DELETE", "/scim/v2/Users/abc", 404, "error"),
     ("GET", "/scim/v2/Users/abc", 404, "error"),
     ("GET", "/v2/ServiceProviderConfig", 200, "service-provider-config"),
     ("GET", "/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", 200, "schema"),

@@ -1,32 +1,48 @@
 """The suite proves itself: each fault of the reference server, alone, is caught where it should be.
 
 One mutation run (scimcert.mutation: the correct server plus every fault, in-process pytest runs on a
-pool of worker processes) feeds one test per fault. The module runs in a single xdist group so the
-mutation run happens once.
+pool of worker processes) feeds one test per fault. Under pytest-xdist the run happens once per test
+session: the first worker to need it runs it under a file lock and leaves the outcomes in the session's
+shared temporary directory for the others (pytest-xdist's recipe for a fixture that runs once).
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
+import json
+import time
 
 import pytest
+from filelock import FileLock
 
 from scimcert import mutation
+from scimcert.paths import ROOT
 from scimcert.reference.faults import FAULTS
 from scimcert.requirements import catalogue
 
-pytestmark = pytest.mark.xdist_group("mutation")
-
-# The default test command runs the first fault of every capability and IdP scope (CI's time budget);
-# SCIMCERT_MUTATION=all runs every fault, as `python -m scimcert.mutation` does.
-SAMPLE = sorted({(f.capability, f.idps): name for name, f in sorted(FAULTS.items(), reverse=True)}.values())
-SELECTED = sorted(FAULTS) if os.environ.get("SCIMCERT_MUTATION") == "all" else SAMPLE
+TABLE = ROOT / "reports" / "mutation.txt"  # printed at the end of the test run by tests/conftest.py
 
 
-@pytest.fixture(scope="module")
-def outcomes() -> dict[str, mutation.Outcome]:
-    found = mutation.run_all(SELECTED, workers=2, extra=[])
-    print("\n" + "\n".join(mutation.table(found)))
+def _mutation_run() -> list[mutation.Outcome]:
+    started = time.perf_counter()
+    found = mutation.run_all(sorted(FAULTS), workers=2, extra=[])
+    TABLE.parent.mkdir(exist_ok=True)
+    TABLE.write_text("\n".join(mutation.table(found))
+                     + f"\nmutation run: {time.perf_counter() - started:.0f} s for {len(FAULTS)} faults\n")
+    return found
+
+
+@pytest.fixture(scope="session")
+def outcomes(tmp_path_factory, worker_id) -> dict[str, mutation.Outcome]:
+    if worker_id == "master":  # not under xdist
+        return {o.fault: o for o in _mutation_run()}
+    shared = tmp_path_factory.getbasetemp().parent / "mutation-outcomes.json"
+    with FileLock(str(shared) + ".lock"):
+        if shared.is_file():
+            found = [mutation.Outcome(**fields) for fields in json.loads(shared.read_text())]
+        else:
+            found = _mutation_run()
+            shared.write_text(json.dumps([dataclasses.asdict(o) for o in found]))
     return {o.fault: o for o in found}
 
 
@@ -35,7 +51,7 @@ def test_correct_server_has_no_false_positive(outcomes):
     assert baseline.exit_code == 0 and baseline.failed == [] and baseline.warned == []
 
 
-@pytest.mark.parametrize("name", SELECTED)
+@pytest.mark.parametrize("name", sorted(FAULTS))
 def test_fault_is_detected_where_it_should_be(outcomes, name):
     outcome = outcomes[name]
     assert outcome.expected, f"{name} declares no requirement it breaks"

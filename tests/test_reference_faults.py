@@ -500,6 +500,15 @@ def _(c, server):
     return response.status_code, response.content
 
 
+@case("delete-unsupported-405", correct=(204, None, 404, 404), faulty=(405, "405", 200, 405))
+def _(c, server):
+    user = new_user(c)
+    response = c.delete(f"/Users/{user['id']}")
+    body = json_or_none(response)
+    return (response.status_code, body.get("status") if isinstance(body, dict) else None,
+            c.get(f"/Users/{user['id']}").status_code, c.delete(f"/Users/{MISSING_ID}").status_code)
+
+
 # ---- email-domain rule ---------------------------------------------------------------------
 
 def _create_on(c: httpx.Client, domain: str) -> int:

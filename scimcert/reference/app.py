@@ -7,6 +7,7 @@ are layers wrapped around it from outside (see faults.py, chaos.py), never branc
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -44,6 +45,7 @@ class ServerState:
     requests_by_method: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
     peak_in_flight: int = 0
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of every request's arrival
 
 
 class Layer(Protocol):
@@ -218,6 +220,7 @@ class ReferenceApp:
             return await self.app(scope, receive, send)
         state = self.state
         state.requests_by_method[scope["method"]] = state.requests_by_method.get(scope["method"], 0) + 1
+        state.arrivals.append(time.monotonic())
         state.in_flight += 1
         state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
         try:

@@ -26,9 +26,11 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def uvicorn_server(app: ReferenceApp) -> uvicorn.Server:
+def uvicorn_server(app: ReferenceApp, tls: tuple[str, str] | None = None) -> uvicorn.Server:
+    """`tls`: (certificate file, key file) to serve https."""
+    certificate, key = tls or (None, None)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=2, backlog=2048)
+                            timeout_graceful_shutdown=2, backlog=2048, ssl_certfile=certificate, ssl_keyfile=key)
     return uvicorn.Server(config)
 
 
@@ -39,10 +41,12 @@ class ReferenceServer:
     """
 
     def __init__(self, tenant: Tenant | str | Path = DEFAULT_TENANT, *, layers: Sequence[Layer] = (),
-                 base_path: str = "/scim/v2", seed_users: int = 0, port: int = 0):
+                 base_path: str = "/scim/v2", seed_users: int = 0, port: int = 0,
+                 tls: tuple[str, str] | None = None):
         self.tenant = tenant if isinstance(tenant, Tenant) else Tenant.load(tenant)
         self.app = create_app(self.tenant, base_path=base_path, layers=layers, seed_users=seed_users)
         self._port = port
+        self._tls = tls
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
@@ -58,8 +62,8 @@ class ReferenceServer:
     def start(self) -> ReferenceServer:
         sock = bind(port=self._port)
         host, port = sock.getsockname()[:2]
-        self.base_url = f"http://{host}:{port}{self.state.base_path}"
-        self._server = uvicorn_server(self.app)
+        self.base_url = f"{'https' if self._tls else 'http'}://{host}:{port}{self.state.base_path}"
+        self._server = uvicorn_server(self.app, self._tls)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
                                         name="scimcert-reference", daemon=True)
         self._thread.start()

@@ -1,0 +1,204 @@
+"""`scimcert sweep`: remove the users earlier runs left behind (a run killed by SIGKILL, a machine that died).
+
+    scimcert sweep [--base-url URL] [--target FILE] [--run-tag TAG] [--dry-run] [--timeout S]
+
+Every user the suite creates has a userName starting with "Scimcert.<run tag>." (scimcert/data.py).
+The sweep lists them with `filter=userName sw "Scimcert."` (or, when the endpoint refuses that
+filter, by walking every page of GET /Users), checks each userName itself, and removes each user as
+a run's own cleanup does (scimcert/cleanup.py `remove_user`: DELETE, else deactivate). A user whose
+userName does not start with the prefix is never touched. The token comes only from SCIM_TOKEN.
+
+Exit status: 0 nothing is left active; 1 a user could not be removed, or the listing could not be
+completed; 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from . import config as config_module
+from .cleanup import remove_user
+from .client import ScimClient
+from .data import user_name_prefix
+from .profiles import ProfileError, profiles
+from .redact import Redactor
+
+PAGE = 100
+MAX_PAGES = 10_000  # a million users: a walk that long is a server that never says it is done
+TAG = re.compile(r"^[A-Za-z0-9]+$")
+
+
+@dataclass
+class Listing:
+    """The candidates found, and why the listing stopped early (None: it was complete)."""
+
+    users: list[dict] = field(default_factory=list)
+    problem: str | None = None
+    refused: int | None = None  # the HTTP status of a first page that was not 200
+    notes: list[str] = field(default_factory=list)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="scimcert sweep",
+        description="Remove the users earlier scimcert runs left behind (userNames starting with 'Scimcert.').",
+        epilog="The bearer token is read from SCIM_TOKEN only. Exit status: 0 nothing is left active; "
+               "1 a user could not be removed or the listing was incomplete; 2 usage or configuration error.")
+    p.add_argument("--base-url", metavar="URL", help="the SCIM base URL (default: SCIM_BASE_URL)")
+    p.add_argument("--target", metavar="FILE", help="a TOML target file (tokens are refused there)")
+    p.add_argument("--run-tag", metavar="TAG", help="only the users of the run with this tag (Scimcert.TAG.…)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be removed; change nothing")
+    p.add_argument("--timeout", type=float, metavar="S",
+                   help=f"per-request timeout in seconds (default: SCIM_TIMEOUT, else {config_module.DEFAULT_TIMEOUT:g})")
+    p.add_argument("--ca-bundle", metavar="PEM", help="CA certificates that sign the target's TLS certificate")
+    p.add_argument("--insecure", action="store_true", help="do not verify the target's TLS certificate")
+    p.add_argument("--allow-http", action="store_true",
+                   help="accept plain http:// to a host that is not loopback (the token crosses the network in clear)")
+    return p
+
+
+def load_target(args: argparse.Namespace, env: Mapping[str, str]) -> config_module.Target:
+    """The target from the target file, the environment and the options (config.load); ConfigError if unusable."""
+    given = {"base_url": args.base_url, "timeout": args.timeout, "ca_bundle": args.ca_bundle,
+             "verify_tls": False if args.insecure else None, "allow_http": args.allow_http or None}
+    options = {k: v for k, v in given.items() if v is not None}
+    try:  # config.load validates the whole target as a run sees it, IdP profiles included
+        available = tuple(profiles())
+    except ProfileError as exc:
+        raise config_module.ConfigError(str(exc)) from exc
+    settings, secrets = config_module.load(toml=args.target, env=env, options=options, available_idps=available)
+    if "base_url" not in settings:
+        raise config_module.ConfigError("no target: set SCIM_BASE_URL (or --base-url, or base_url in --target)")
+    if not secrets.get("token"):
+        raise config_module.ConfigError("SCIM_TOKEN is not set: the bearer token comes from the environment")
+    return config_module.target(settings, secrets)
+
+
+def _page(client: ScimClient, query: str, start: int, listing: Listing, seen: set[str],
+          keep: Callable[[dict], bool]) -> int | None:
+    """Fetch one page at `start`; add the users `keep` accepts. The next startIndex, or None when done
+    (or stopped: `listing.problem` then says why)."""
+    page = client.raw("GET", "/Users", query=f"{query}startIndex={start}&count={PAGE}", label="sweep (list)")
+    if page.status != 200:
+        if start == 1:
+            listing.refused = page.status
+        listing.problem = f"GET /Users answered {page.status or page.error} at startIndex {start}"
+        return None
+    body = page.json
+    total = body.get("totalResults") if isinstance(body, dict) else None
+    if not isinstance(total, int) or isinstance(total, bool):
+        what = "not JSON" if not page.is_json else "not a ListResponse with an integer totalResults"
+        listing.problem = f"the page at startIndex {start} is {what}"
+        return None
+    resources = body.get("Resources", [] if total < start else None)
+    if not isinstance(resources, list):
+        listing.problem = f"the page at startIndex {start} has no Resources list although totalResults is {total}"
+        return None
+    fresh = 0
+    for user in resources:
+        user_id = user.get("id") if isinstance(user, dict) else None
+        key = str(user_id) if isinstance(user_id, (str, int)) else repr(user)
+        if key in seen:
+            continue
+        seen.add(key)
+        fresh += 1
+        if keep(user):
+            listing.users.append(user)
+    if start > total:
+        return None
+    if fresh == 0:
+        listing.problem = (f"no progress: the page at startIndex {start} brought no new user "
+                           f"although totalResults is {total}")
+        return None
+    return None if start + len(resources) > total else start + len(resources)
+
+
+def _walk(client: ScimClient, query: str, keep: Callable[[dict], bool], listing: Listing) -> None:
+    seen: set[str] = set()
+    start: int | None = 1
+    for _ in range(MAX_PAGES):
+        start = _page(client, query, start, listing, seen, keep)
+        if start is None:
+            return
+    listing.problem = f"stopped after {MAX_PAGES} pages"
+
+
+def find(client: ScimClient, prefix: str) -> Listing:
+    """Users whose userName starts with `prefix` (case-insensitively): by the filter `userName sw`, else
+    (the filter refused with a 4xx) by walking every page. Each candidate's userName is checked here,
+    whatever the filter returned."""
+    def keep(user: dict) -> bool:
+        name = user.get("userName")
+        return isinstance(name, str) and name.lower().startswith(prefix.lower())
+
+    expression = f'userName sw "{prefix}"'
+    listing = Listing()
+    _walk(client, f"filter={quote(expression, safe='')}&", keep, listing)
+    if listing.refused in (401, 403):
+        listing.problem = f"the endpoint refused the token: {listing.problem}"
+    elif listing.refused is not None and 400 <= listing.refused < 500 and listing.refused != 429:
+        listing = Listing(notes=[f"the filter {expression} was refused ({listing.refused}): "
+                                 "walking every page of GET /Users instead"])
+        _walk(client, "", keep, listing)
+    return listing
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    env = os.environ
+    redact = Redactor([env.get("SCIM_TOKEN", ""), env.get("SCIM_REVOKED_TOKEN", "")])
+
+    def say(text: str, stream=sys.stdout) -> None:
+        print(redact(text), file=stream, flush=True)
+
+    if args.run_tag is not None and not TAG.match(args.run_tag):
+        say(f"error: --run-tag must be letters and digits (a run's tag, e.g. 3f9a1c), got {args.run_tag!r}", sys.stderr)
+        return 2
+    try:
+        target = load_target(args, env)
+    except config_module.ConfigError as exc:
+        say(f"error: {exc}", sys.stderr)
+        return 2
+    if target.read_only and not args.dry_run:
+        say("error: the target is configured read-only (SCIM_READ_ONLY): only --dry-run is possible", sys.stderr)
+        return 2
+    for secret in target.secrets:
+        redact.add(secret)
+    prefix = user_name_prefix(args.run_tag)
+    client = ScimClient(target.base_url, target.token, redactor=redact, timeout=target.timeout, verify=target.tls())
+    try:
+        say(f"sweeping users whose userName starts with {prefix!r} on {target.base_url}"
+            + (" (dry run: nothing is changed)" if args.dry_run else ""))
+        listing = find(client, prefix)
+        for note in listing.notes:
+            say(f"note: {note}", sys.stderr)
+        counts = {"deleted": 0, "deactivated": 0, "left": 0}
+        for user in listing.users:
+            user_id = user.get("id")
+            shown = f"{user.get('userName')}  id {user_id}"
+            if not isinstance(user_id, (str, int)) or str(user_id) == "":
+                counts["left"] += 1
+                say(f"{shown}  left: no id to address it by")
+            elif args.dry_run:
+                say(f"{shown}  would be removed")
+            else:
+                removal = remove_user(client, str(user_id), label="sweep")
+                counts["deleted" if removal.removed else removal.outcome] += 1
+                say(f"{shown}  {removal.state}")
+    finally:
+        client.close()
+    if listing.problem:
+        say(f"warning: the listing stopped early, so users may remain that were not found: {listing.problem}",
+            sys.stderr)
+    found = len(listing.users)
+    if args.dry_run:
+        say(f"found {found}, would remove {found - counts['left']} (dry run: nothing was changed)")
+    else:
+        say(f"found {found}, deleted {counts['deleted']}, deactivated {counts['deactivated']}, left {counts['left']}")
+    return 1 if counts["left"] or listing.problem else 0
