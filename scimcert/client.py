@@ -158,6 +158,18 @@ class ScimClient:
         self.deadline = deadline  # time.monotonic() after which no request waits for a Retry-After
         self._http = httpx.Client(timeout=httpx.Timeout(timeout), verify=verify, follow_redirects=False)
 
+    @classmethod
+    def for_target(cls, target, redactor: Redactor, *, shared_dir, listeners=(), deadline: float | None = None):
+        """The client a Target asks for: its timeout, TLS, read-only mode and request caps (the caps shared
+        through lock files in `shared_dir` by every process of the run)."""
+        for secret in target.secrets:
+            redactor.add(secret)
+        capped = target.max_in_flight or target.max_rps
+        return cls(target.base_url, target.token, redactor=redactor, timeout=target.timeout, verify=target.tls(),
+                   listeners=list(listeners), read_only=target.read_only, deadline=deadline,
+                   throttle=Throttle(shared_dir, max_in_flight=target.max_in_flight, max_rps=target.max_rps)
+                   if capped else None)
+
     def close(self) -> None:
         self._http.close()
 

@@ -15,7 +15,6 @@ from .client import Exchange, ScimClient
 from .config import DEFAULT_RUN_SECONDS, Target
 from .redact import Redactor
 from .requirements import catalogue
-from .throttle import Throttle
 
 BOUND_REACHED = "run time bound reached"  # the skip reason of checks not started within max_run_seconds
 CLEANUP_SECONDS = 120.0  # cleanup's own budget, granted also when the run bound has passed
@@ -56,17 +55,11 @@ class Run:
 
             self._server = ReferenceServer(layers=layers_for(self.settings.get("reference_faults", []))).start()
             self.target = config_module.embedded_target(self.settings, self._server)
-        for secret in self.target.secrets:
-            self.redactor.add(secret)
         self.reports_dir.mkdir(parents=True, exist_ok=True)
         self._transcript = open(self.reports_dir / f"transcript{self._suffix()}.jsonl", "w", encoding="utf-8")
-        limits = self.target.max_in_flight or self.target.max_rps
-        self.client = ScimClient(self.target.base_url, self.target.token, redactor=self.redactor,
-                                 timeout=self.target.timeout, verify=self.target.tls(),
-                                 listeners=[self._log, self.tracker.observe], read_only=self.target.read_only,
-                                 deadline=time.monotonic() + self.seconds_left(),
-                                 throttle=Throttle(self.shared_dir, max_in_flight=self.target.max_in_flight,
-                                                   max_rps=self.target.max_rps) if limits else None)
+        self.client = ScimClient.for_target(self.target, self.redactor, shared_dir=self.shared_dir,
+                                            listeners=[self._log, self.tracker.observe],
+                                            deadline=time.monotonic() + self.seconds_left())
         return self.target
 
     def seconds_left(self) -> float:

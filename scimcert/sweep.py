@@ -17,9 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote
 
 from . import config as config_module
@@ -58,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"per-request timeout in seconds (default: SCIM_TIMEOUT, else {config_module.DEFAULT_TIMEOUT:g})")
     p.add_argument("--ca-bundle", metavar="PEM", help="CA certificates that sign the target's TLS certificate")
     p.add_argument("--insecure", action="store_true", help="do not verify the target's TLS certificate")
+    p.add_argument("--max-rps", type=float, metavar="R", help="at most R requests per second")
     p.add_argument("--allow-http", action="store_true",
                    help="accept plain http:// to a host that is not loopback (the token crosses the network in clear)")
     return p
@@ -66,7 +70,8 @@ def parser() -> argparse.ArgumentParser:
 def load_target(args: argparse.Namespace, env: Mapping[str, str]) -> config_module.Target:
     """The target from the target file, the environment and the options (config.load); ConfigError if unusable."""
     given = {"base_url": args.base_url, "timeout": args.timeout, "ca_bundle": args.ca_bundle,
-             "verify_tls": False if args.insecure else None, "allow_http": args.allow_http or None}
+             "verify_tls": False if args.insecure else None, "allow_http": args.allow_http or None,
+             "max_rps": args.max_rps}
     options = {k: v for k, v in given.items() if v is not None}
     try:  # config.load validates the whole target as a run sees it, IdP profiles included
         available = tuple(profiles())
@@ -168,10 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     if target.read_only and not args.dry_run:
         say("error: the target is configured read-only (SCIM_READ_ONLY): only --dry-run is possible", sys.stderr)
         return 2
-    for secret in target.secrets:
-        redact.add(secret)
     prefix = user_name_prefix(args.run_tag)
-    client = ScimClient(target.base_url, target.token, redactor=redact, timeout=target.timeout, verify=target.tls())
+    shared = Path(tempfile.mkdtemp(prefix="scimcert-sweep-"))  # --max-rps / --max-in-flight lock files
+    client = ScimClient.for_target(target, redact, shared_dir=shared)
     try:
         say(f"sweeping users whose userName starts with {prefix!r} on {target.base_url}"
             + (" (dry run: nothing is changed)" if args.dry_run else ""))
@@ -193,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"{shown}  {removal.state}")
     finally:
         client.close()
+        shutil.rmtree(shared, ignore_errors=True)
     if listing.problem:
         say(f"warning: the listing stopped early, so users may remain that were not found: {listing.problem}",
             sys.stderr)
