@@ -8,9 +8,11 @@ run, `scimcert sweep` (scimcert/sweep.py) for the users of runs that never reach
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from .client import Exchange, ScimClient
 
@@ -56,26 +58,58 @@ def remove_user(client: ScimClient, user_id: str, *, label: str = "cleanup") -> 
     return Removal("left", f"DELETE answered {gone.status or gone.error}")
 
 
+def _is_users(url: str) -> bool:
+    return url.split("?")[0].rstrip("/").endswith("/Users")
+
+
+def _user_name(request_body: str | None) -> str | None:
+    try:
+        body = json.loads(request_body or "")
+    except ValueError:
+        return None
+    name = body.get("userName") if isinstance(body, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
 @dataclass
 class Tracker:
     created: dict[str, str] = field(default_factory=dict)  # id → userName, in creation order
+    unanswered: list[str] = field(default_factory=list)  # userNames of creates that got no answer
     leftovers: list[dict] = field(default_factory=list)
     deleted: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def observe(self, exchange: Exchange) -> None:
-        """Called by the client for every exchange: learns created and deleted users."""
+        """Called by the client for every exchange: learns created and deleted users, and the userNames
+        of creates that got no answer (a timeout or a reset may hide a user the target did create)."""
+        if exchange.status is None and exchange.method == "POST" and _is_users(exchange.url):
+            user_name = _user_name(exchange.request_body)
+            if user_name:
+                with self._lock:
+                    self.unanswered.append(user_name)
+            return
         if exchange.status is None or not 200 <= exchange.status < 300:
             if exchange.method == "DELETE" and exchange.status == 404:
                 self._forget(exchange.url)
             return
         body = exchange.json
-        if exchange.method == "POST" and exchange.url.rstrip("/").endswith("/Users") and isinstance(body, dict):
+        if exchange.method == "POST" and _is_users(exchange.url) and isinstance(body, dict):
             if isinstance(body.get("id"), (str, int)):
                 with self._lock:
                     self.created.setdefault(str(body["id"]), str(body.get("userName", "")))
         elif exchange.method == "DELETE":
             self._forget(exchange.url)
+
+    def _look_up(self, client: ScimClient, user_name: str) -> None:
+        """Track the user named `user_name` if the target has it (filter userName eq)."""
+        expression = quote(f'userName eq "{user_name}"', safe="")
+        answer = client.raw("GET", "/Users", query=f"filter={expression}", label="cleanup (unanswered create)")
+        found = answer.json.get("Resources") if isinstance(answer.json, dict) else None
+        for user in [u for u in found if isinstance(u, dict)] if isinstance(found, list) else []:
+            name, user_id = user.get("userName"), user.get("id")
+            if isinstance(name, str) and name.casefold() == user_name.casefold() and isinstance(user_id, (str, int)):
+                with self._lock:
+                    self.created.setdefault(str(user_id), name)
 
     def _forget(self, url: str) -> None:
         user_id = url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
@@ -86,7 +120,10 @@ class Tracker:
     def clean(self, client: ScimClient, until: float | None = None) -> None:
         """Remove every tracked user (`remove_user`: delete, or deactivate where DELETE is unsupported);
         record each one not deleted (deactivated or left) as a leftover with its state. Past `until`
-        (time.monotonic()) the rest are recorded as leftovers without another request."""
+        (time.monotonic()) the rest are recorded as leftovers without another request. Creates that got
+        no answer are looked up by userName first."""
+        for user_name in self.unanswered:
+            self._look_up(client, user_name)
         for user_id, user_name in list(self.created.items()):
             if until is not None and time.monotonic() > until:
                 state = "not deleted: cleanup ran out of time"

@@ -15,8 +15,11 @@ followed; in read-only mode a write raises WriteRefused before anything is sent.
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -40,6 +43,47 @@ _NOT_JSON = object()
 
 class WriteRefused(Exception):
     """A write was about to be sent in read-only mode (nothing was sent)."""
+
+
+class HeldInterrupts:
+    """Holds back Ctrl-C and SIGTERM while one exchange is on the wire and being reported, then delivers
+    them: a user the target created is never lost between its 201 and the cleanup tracker. A second
+    signal is delivered at once (a user who insists gets out). Only the main thread receives signals."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.pending: tuple[int, Any] | None = None
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> HeldInterrupts:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {s: signal.getsignal(s) for s in self.SIGNALS}
+            for s in self.SIGNALS:
+                signal.signal(s, self._hold)
+        return self
+
+    def _hold(self, signum: int, frame: Any) -> None:
+        if self.pending is not None:
+            _deliver(self.previous[signum], signum, frame)
+        self.pending = (signum, frame)
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+        if self.pending is not None:
+            _deliver(self.previous[self.pending[0]], *self.pending)
+
+
+def _deliver(handler: Any, signum: int, frame: Any) -> None:
+    """Do what `handler` (as signal.getsignal returned it) would have done with the signal."""
+    if callable(handler):
+        handler(signum, frame)
+    elif handler != signal.SIG_IGN:  # the default action: Ctrl-C interrupts, SIGTERM terminates
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
 
 @dataclass
@@ -204,9 +248,10 @@ class ScimClient:
             request_body=None if shown is None else self.redact(shown),
             source=request.source, inferred=request.inferred,
         )
-        self._perform(exchange, url, headers, payload)
-        for listener in self.listeners:
-            listener(exchange)
+        with HeldInterrupts() as interrupts:  # a user the target creates is always reported, so cleaned up
+            self._perform(exchange, url, headers, payload, interrupts)
+            for listener in self.listeners:
+                listener(exchange)
         return exchange
 
     def raw(self, method: str, path: str, *, query: str = "", body: Any = None, headers: dict | None = None,
@@ -220,7 +265,8 @@ class ScimClient:
                                    **(headers or {})})
         return self.send(request, auth=auth, content=content)
 
-    def _perform(self, exchange: Exchange, url: str, headers: dict[str, str], payload: bytes | None) -> None:
+    def _perform(self, exchange: Exchange, url: str, headers: dict[str, str], payload: bytes | None,
+                 interrupts: HeldInterrupts) -> None:
         started = time.perf_counter()
         while True:
             try:
@@ -229,7 +275,8 @@ class ScimClient:
                 exchange.error = self.redact(f"{type(exc).__name__}: {exc}")
                 exchange._parsed = _NOT_JSON
                 break
-            wait = self._retry_after(response) if len(exchange.throttled) < RETRIES else None
+            waits = len(exchange.throttled) < RETRIES and interrupts.pending is None
+            wait = self._retry_after(response) if waits else None
             if wait is None:
                 self._answer(exchange, url, response, data, cut)
                 break

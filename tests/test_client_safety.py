@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import threading
 import time
 
 import pytest
+from helpers import unique_user_name
+from suite_runs import run_suite
 
 from scimcert.client import MAX_RETRY_AFTER, RETRIES, ScimClient, WriteRefused
 from scimcert.redact import Redactor
 from scimcert.reference import ReferenceServer
-from scimcert.reference.chaos import Chaos
+from scimcert.reference.chaos import Chaos, ConnectionDropped
 from scimcert.reference.layers import Answer, Rewrite
+from scimcert.suites import CORE_USER
 from scimcert.throttle import Throttle
 
 
@@ -97,3 +103,50 @@ def test_throttle_paces_turns(tmp_path):
         with throttle.turn():
             pass
     assert time.monotonic() - started >= 0.45  # 10 intervals of 1/20 s after the first turn
+
+
+def test_ctrl_c_during_a_request_waits_for_its_answer():
+    """SIGINT arrives while a create is on the wire: the answer is still read and reported to the listeners
+    (the cleanup tracker learns the id), then KeyboardInterrupt is raised."""
+    reported = []
+    with ReferenceServer(layers=[Chaos(latency_ms=400)]) as server:
+        client = _client(server, listeners=[reported.append])
+        threading.Timer(0.15, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            client.raw("POST", "/Users", body={"schemas": [CORE_USER], "userName": unique_user_name()})
+    assert [e.status for e in reported] == [201]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class _CreateThenDrop:
+    """A target that creates the user, then drops the connection before the 201 is complete."""
+
+    def adjust(self, state) -> None:
+        """Changes no server rule."""
+
+    def wrap(self, app, state):
+        async def layer(scope, receive, send):
+            if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/Users"):
+                return await app(scope, receive, send)
+
+            async def swallow(message) -> None:
+                """The real answer never leaves the server."""
+
+            await app(scope, receive, swallow)
+            await send({"type": "http.response.start", "status": 201,
+                        "headers": [(b"content-type", b"application/scim+json"), (b"content-length", b"4096")]})
+            await send({"type": "http.response.body", "body": b'{"id":', "more_body": True})
+            raise ConnectionDropped("created, then dropped")
+        return layer
+
+
+def test_a_create_without_an_answer_is_looked_up_and_cleaned(tmp_path):
+    """The suite's creates all lose their answer, yet the target made the users: cleanup finds them by
+    userName and removes every one."""
+    with ReferenceServer(layers=[_CreateThenDrop()]) as server:
+        run = run_suite(tmp_path, "--idp", "okta", suites="suites/test_create.py",
+                        env={"SCIM_BASE_URL": server.base_url, "SCIM_TOKEN": server.token})
+        _, users = server.state.store.query(None, 1, 10**6)
+    assert run.returncode == 1
+    assert [u["userName"] for u in users if u["userName"].lower().startswith("scimcert.")] == []
+    assert json.loads((tmp_path / "cleanup.json").read_text())["deleted"] >= 3

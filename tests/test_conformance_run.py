@@ -92,6 +92,15 @@ def test_seed_replays_the_same_test_data(clean_run, tmp_path):
     assert again and again <= first
 
 
+@pytest.mark.parametrize("idp", ["onelogin", "entra"])
+def test_scim_idps_runs_only_that_profile(tmp_path, idp):
+    run = run_suite(tmp_path, suites="suites/test_token.py", env={"SCIM_IDPS": idp})
+    assert run.returncode == 0
+    ran = {check["idp"] for check in run.document["checks"]}
+    assert ran == {idp}
+    assert list(run.document["matrix"]["token"]) == [idp]
+
+
 def test_a_tenant_variant_makes_its_shape_a_must(tmp_path):
     """OneLogin's emails-as-one-object template, chosen as the tenant's createUser variant: a server that
     refuses it fails OneLogin's create at MUST level (in the default run it only warns, create.emails-object),

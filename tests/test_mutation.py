@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 
 import pytest
@@ -25,7 +26,7 @@ TABLE = ROOT / "reports" / "mutation.txt"  # printed at the end of the test run 
 
 def _mutation_run() -> list[mutation.Outcome]:
     started = time.perf_counter()
-    found = mutation.run_all(sorted(FAULTS), workers=2, extra=[])
+    found = mutation.run_all(sorted(FAULTS), workers=os.cpu_count() or 2, extra=[])
     TABLE.parent.mkdir(exist_ok=True)
     TABLE.write_text("\n".join(mutation.table(found))
                      + f"\nmutation run: {time.perf_counter() - started:.0f} s for {len(FAULTS)} faults\n")
