@@ -287,19 +287,21 @@ class ScimClient:
     def _fetch(self, method: str, url: str, headers: dict, payload: bytes | None) -> tuple[httpx.Response, bytes, bool]:
         """One request on the wire (in its throttle turn): the response, its body up to MAX_BODY, and
         whether the body was cut. TimeoutError when the whole exchange outlasts the timeout."""
-        turn = self.throttle.turn() if self.throttle is not None else nullcontext()
-        with turn, self._http.stream(method, url, headers=headers, content=payload) as response:
-            ends = time.monotonic() + self.timeout
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():  # decoded: the cap also stops a compression bomb
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > MAX_BODY:
-                    return response, b"".join(chunks)[:MAX_BODY], True
-                if time.monotonic() > ends:
-                    raise TimeoutError(f"the response took longer than {self.timeout:g} s in all "
-                                       f"({size} bytes received)")
-            return response, b"".join(chunks), False
+        with self.throttle.turn() if self.throttle is not None else nullcontext():
+            ends = time.monotonic() + self.timeout  # from the start of the request, not its headers
+            with self._http.stream(method, url, headers=headers, content=payload) as response:
+                return self._read(response, ends)
+
+    def _read(self, response: httpx.Response, ends: float) -> tuple[httpx.Response, bytes, bool]:
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():  # decoded: the cap also stops a compression bomb
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_BODY:
+                return response, b"".join(chunks)[:MAX_BODY], True
+            if time.monotonic() > ends:
+                raise TimeoutError(f"the response took longer than {self.timeout:g} s in all ({size} bytes received)")
+        return response, b"".join(chunks), False
 
     def _retry_after(self, response: httpx.Response) -> int | None:
         """Seconds to wait before repeating a 429, or None to take the answer as it is."""

@@ -7,6 +7,7 @@ is started and described from its tenant file, so checks never know which kind o
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import ssl
 import sys
@@ -40,7 +41,6 @@ NUMBERS = {"timeout": float, "max_run_seconds": float, "max_rps": float, "max_in
 SECRETS = ("token", "revoked_token")
 DEFAULT_TIMEOUT = 60.0  # okta.md §8: Okta closes the socket after 60 s
 DEFAULT_RUN_SECONDS = 1800.0  # the whole run, cleanup included: a CI gate never hangs
-LOOPBACK = ("127.0.0.1", "::1", "[::1]", "localhost")
 
 
 class ConfigError(ValueError):
@@ -126,13 +126,19 @@ def from_env(env: Mapping[str, str]) -> dict:
     return settings
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _refuse_plain_http(settings: dict) -> None:
     """A token sent in clear text over a network needs the user's explicit consent (--allow-http)."""
     url = settings.get("base_url")
     if not url or not url.startswith("http://") or settings.get("allow_http"):
         return
-    host = urlsplit(url).hostname or ""
-    if host not in LOOPBACK and not host.startswith("127."):
+    if not _loopback(urlsplit(url).hostname or ""):
         raise ConfigError(f"{url} is plain http to a host that is not loopback: the bearer token would cross the "
                           "network unencrypted. Use https, or pass --allow-http (allow_http = true) to accept that.")
 

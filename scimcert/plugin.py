@@ -284,8 +284,8 @@ class ConformancePlugin:
         check is not started."""
         item.user_properties += [("requirements", ",".join(_declared(item))), ("idp", _idp_of(item) or "")]
         if self.run.seconds_left() < 0:
-            bound = self.run.settings.get("max_run_seconds", config_module.DEFAULT_RUN_SECONDS)
-            pytest.skip(f"{BOUND_REACHED}: the run may take {bound:g} s (--max-run-seconds); this check was not started")
+            pytest.skip(f"{BOUND_REACHED}: the run may take {self.run.max_run_seconds:g} s (--max-run-seconds); "
+                        "this check was not started")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from importlib import metadata
 
 from . import __version__
-from .config import DEFAULT_RUN_SECONDS
 from .profiles import profiles
 from .reference.tenant import Tenant
 from .requirements import CAPABILITIES, catalogue
@@ -111,7 +110,7 @@ def _target(run) -> dict:
             "referenceFaults": settings.get("reference_faults", []),
             "readOnly": bool(settings.get("read_only")), "verifyTls": settings.get("verify_tls", True),
             "limits": {"maxRps": settings.get("max_rps"), "maxInFlight": settings.get("max_in_flight"),
-                       "maxRunSeconds": settings.get("max_run_seconds", DEFAULT_RUN_SECONDS)}}
+                       "maxRunSeconds": run.max_run_seconds}}
 
 
 def conduct(run) -> list[str]:
@@ -125,7 +124,7 @@ def conduct(run) -> list[str]:
     if waits:
         lines.append(f"throttled: {len(waits)} answer(s) 429 waited out (Retry-After, {sum(waits)} s in all)")
     if run.overtime:
-        lines.append(f"FAILED: {BOUND_REACHED} ({settings.get('max_run_seconds', DEFAULT_RUN_SECONDS):g} s): "
+        lines.append(f"FAILED: {BOUND_REACHED} ({run.max_run_seconds:g} s): "
                      f"{run.overtime} check(s) not started")
     return lines
 

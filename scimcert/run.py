@@ -35,7 +35,6 @@ class Run:
     tracker: Tracker = field(default_factory=Tracker)
     records: list[dict] = field(default_factory=list)
     vacuous: bool = False
-    overtime: int = 0  # checks skipped because the run bound was reached (controller side)
     redactor: Redactor = field(default_factory=Redactor)
     _server: object = None
     _transcript: IO[str] | None = None
@@ -62,10 +61,19 @@ class Run:
                                             deadline=time.monotonic() + self.seconds_left())
         return self.target
 
+    @property
+    def max_run_seconds(self) -> float:
+        return self.settings.get("max_run_seconds", DEFAULT_RUN_SECONDS)
+
     def seconds_left(self) -> float:
         """Until the run bound (max_run_seconds from the controller's start); negative once past."""
-        bound = self.settings.get("max_run_seconds", DEFAULT_RUN_SECONDS)
-        return self.started_at + bound - time.time()
+        return self.started_at + self.max_run_seconds - time.time()
+
+    @property
+    def overtime(self) -> int:
+        """Checks not started because the run bound was reached (controller side)."""
+        return sum(1 for record in self.records
+                   if any(r.get("reason", "").startswith(BOUND_REACHED) for r in record["requirements"]))
 
     def finish(self) -> None:
         """Clean up every user the run created, then stop what was started."""
@@ -99,7 +107,6 @@ class Run:
 
     def add_skip(self, nodeid: str, idp: str | None, requirement_ids: list[str], reason: str) -> None:
         """A check skipped before it judged anything: each of its requirements is skipped with the reason."""
-        self.overtime += reason.startswith(BOUND_REACHED)
         results = [{"requirement": r.id, "level": r.level, "capability": r.capability, "outcome": "skipped",
                     "reason": reason, "findings": []} for r in (catalogue()[i] for i in requirement_ids if i in catalogue())]
         check = nodeid.split("::")[-1].split("[")[0]

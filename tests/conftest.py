@@ -5,12 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from helpers import scim_client
+from helpers import MUTATION_TABLE, scim_client
 
-from scimcert.paths import ROOT
 from scimcert.reference import ReferenceServer, Tenant
 
-MUTATION_TABLE = ROOT / "reports" / "mutation.txt"  # written by tests/test_mutation.py
 STARTED = time.time()
 
 

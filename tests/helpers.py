@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import httpx
 
+from scimcert.paths import ROOT
 from scimcert.reference import ReferenceServer, Tenant
 from scimcert.reference.faults import layers_for
 
@@ -125,3 +126,6 @@ def all_users(client: httpx.Client, page: int = 100) -> list[dict]:
         start += len(body["Resources"])
         if not body["Resources"] or start > body["totalResults"]:
             return users
+
+
+MUTATION_TABLE = ROOT / "reports" / "mutation.txt"  # written by tests/test_mutation.py, printed by tests/conftest.py

@@ -61,3 +61,20 @@ def run_suite(reports: Path, *args: str, env: dict | None = None, suites: str = 
                *args]
     finished = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout)
     return SuiteRun(finished.returncode, finished.stdout, finished.stderr, reports)
+
+
+def external(server, **env: str) -> dict:
+    """The environment of a run against `server` (a ReferenceServer) as an external target: its URL,
+    token and revoked token, organization domains and guests, plus `env`."""
+    tenant = server.tenant
+    return {"SCIM_BASE_URL": server.base_url, "SCIM_TOKEN": tenant.token,
+            "SCIM_REVOKED_TOKEN": tenant.revoked_tokens[0] if tenant.revoked_tokens else "",
+            "SCIM_ORG_DOMAINS": ",".join(tenant.domains),
+            "SCIM_GUESTS": ",".join(f"{g.userName}={g.id}" for g in tenant.guests), **env}
+
+
+def suite_users(server) -> list[str]:
+    """The userNames of users the suite created that are still on `server` (read from its store: a
+    chaotic server would garble an HTTP listing)."""
+    _, users = server.state.store.query(None, 1, 10**6)
+    return [u["userName"] for u in users if u["userName"].lower().startswith("scimcert.")]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from suite_runs import run_suite
+from suite_runs import external, run_suite
 
 from scimcert.reference import Tenant
 from scimcert.schemas import describe, errors
@@ -200,10 +200,7 @@ def test_the_run_leaves_no_user_behind(tmp_path):
 
     with ReferenceServer(layers=layers_for(["create-lowercases-username"])) as server:
         before = {u["id"] for u in server.state.store.query(None, 1, 100000)[1]}
-        run = run_suite(tmp_path, env={"SCIM_BASE_URL": server.base_url, "SCIM_TOKEN": server.token,
-                                       "SCIM_ORG_DOMAINS": ",".join(server.tenant.domains),
-                                       "SCIM_GUESTS": ",".join(f"{g.userName}={g.id}" for g in server.tenant.guests),
-                                       "SCIM_REVOKED_TOKEN": server.tenant.revoked_tokens[0]})
+        run = run_suite(tmp_path, env=external(server))
         after = {u["id"] for u in server.state.store.query(None, 1, 100000)[1]}
         created = server.state.requests_by_method.get("POST", 0)
     assert run.returncode == 1  # the fault is reported ...

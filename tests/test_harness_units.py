@@ -17,6 +17,21 @@ from scimcert.verdict import NotReached, Verdict
 # ---- configuration --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("url, refused", [
+    ("http://127.0.0.5:8080/scim/v2", False), ("http://[::1]:8080/scim/v2", False),
+    ("http://localhost/scim/v2", False), ("https://scim.example.net/scim/v2", False),
+    ("http://10.0.0.1/scim/v2", True), ("http://127.example.net/scim/v2", True),
+])
+def test_plain_http_is_refused_beyond_loopback(url, refused):
+    env = {"SCIM_BASE_URL": url, "SCIM_TOKEN": "t0ken-value-123"}
+    if refused:
+        with pytest.raises(config.ConfigError, match="--allow-http"):
+            config.load(env=env, available_idps=("okta",))
+        assert config.load(env=env, options={"allow_http": True}, available_idps=("okta",))[0]["base_url"] == url
+    else:
+        assert config.load(env=env, available_idps=("okta",))[0]["base_url"] == url
+
+
 def test_environment_contract_is_parsed():
     settings, secrets = config.load(env={
         "SCIM_BASE_URL": "https://app.example.com/scim/v2", "SCIM_TOKEN": "t0ken-value-123",

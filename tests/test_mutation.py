@@ -15,20 +15,18 @@ import time
 
 import pytest
 from filelock import FileLock
+from helpers import MUTATION_TABLE
 
 from scimcert import mutation
-from scimcert.paths import ROOT
 from scimcert.reference.faults import FAULTS
 from scimcert.requirements import catalogue
-
-TABLE = ROOT / "reports" / "mutation.txt"  # printed at the end of the test run by tests/conftest.py
 
 
 def _mutation_run() -> list[mutation.Outcome]:
     started = time.perf_counter()
     found = mutation.run_all(sorted(FAULTS), workers=os.cpu_count() or 2, extra=[])
-    TABLE.parent.mkdir(exist_ok=True)
-    TABLE.write_text("\n".join(mutation.table(found))
+    MUTATION_TABLE.parent.mkdir(exist_ok=True)
+    MUTATION_TABLE.write_text("\n".join(mutation.table(found))
                      + f"\nmutation run: {time.perf_counter() - started:.0f} s for {len(FAULTS)} faults\n")
     return found
 

@@ -15,7 +15,7 @@ import time
 from urllib.parse import quote
 
 import pytest
-from suite_runs import ROOT, run_suite
+from suite_runs import ROOT, external, run_suite, suite_users
 
 from scimcert.reference import ReferenceServer, Tenant
 from scimcert.reference.chaos import Chaos
@@ -25,21 +25,6 @@ from scimcert.schemas import errors
 
 CANARY = "canary-9f2c71e4d8b3a6f0c5e1"
 CANARY_REVOKED = "canary-revoked-41d7be90aa23"
-
-
-def external(server: ReferenceServer, **env: str) -> dict:
-    """The environment of a run against `server` as an external target."""
-    tenant = server.tenant
-    return {"SCIM_BASE_URL": server.base_url, "SCIM_TOKEN": tenant.token,
-            "SCIM_ORG_DOMAINS": ",".join(tenant.domains),
-            "SCIM_GUESTS": ",".join(f"{g.userName}={g.id}" for g in tenant.guests), **env}
-
-
-def suite_users(server: ReferenceServer) -> list[str]:
-    """The userNames of users the suite created that are still on the server (read from its store: a
-    chaotic server would garble an HTTP listing)."""
-    _, users = server.state.store.query(None, 1, 10**6)
-    return [u["userName"] for u in users if u["userName"].lower().startswith("scimcert.")]
 
 
 def _echo_token() -> Rewrite:
