@@ -25,19 +25,22 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 
 from .profiles import Request
 from .redact import Redactor
 from .throttle import Throttle
-from .validation import Violation, validate
+from .validation import Violation, has_overlay, validate
 
 BODY_CAP = 64 * 1024  # bytes of a response body kept as evidence
 MAX_BODY = 8 * 1024 * 1024  # bytes of a response body read at most; a longer body is cut and not parsed
 RETRIES = 3  # 429 answers waited out per request
 MAX_RETRY_AFTER = 60  # seconds: a longer (or absent, or non-integer) Retry-After is not waited for
 READS = ("GET", "HEAD")
+EMPTY_ERROR = ("the error answer has no body (RFC 7644 §3.12: implementers MUST return the errors in the body "
+               "of the response in a JSON format)")
 _NOT_JSON = object()
 
 
@@ -105,6 +108,7 @@ class Exchange:
     inferred: bool = False
     violations: list[Violation] = field(default_factory=list)
     idp_violations: list[Violation] = field(default_factory=list)
+    overlay: str | None = None  # the IdP overlay this body was validated against (None: the RFC schema only)
     throttled: list[int] = field(default_factory=list)  # the Retry-After seconds waited out before this answer
     _parsed: Any = None
 
@@ -254,6 +258,17 @@ class ScimClient:
                 listener(exchange)
         return exchange
 
+    def resolve(self, reference: str) -> str:
+        """A SCIM reference as an absolute URL: RFC 7643 §2.3.7 resolves a relative one against the
+        service provider's base URI, up to but not including the endpoint (https://example.com/v2/)."""
+        return urljoin(self.base_url + "/", reference)
+
+    def on_the_wire(self, request: Request) -> str:
+        """The request target (path and query) as this client sends `request`: httpx percent-encodes
+        what HTTP cannot carry raw, such as spaces and quotes."""
+        url = self.base_url + request.path + (f"?{request.query}" if request.query else "")
+        return httpx.URL(url).raw_path.decode("ascii")
+
     def raw(self, method: str, path: str, *, query: str = "", body: Any = None, headers: dict | None = None,
             auth: str | None = "default", label: str | None = None, content: bytes | None = None) -> Exchange:
         """A request not taken from a profile (RFC probes, cleanup)."""
@@ -337,13 +352,18 @@ class ScimClient:
             return _NOT_JSON
 
     def _validate(self, exchange: Exchange) -> None:
-        if exchange.kind is None or not exchange.response_text.strip():
+        if exchange.kind is None:
+            return
+        if not exchange.response_text.strip():  # a user answer may be empty (PATCH 204); an error may not
+            if exchange.kind == "error":
+                exchange.violations = [Violation("", EMPTY_ERROR, "scim/error.json", "required")]
             return
         if not exchange.is_json:
             exchange.violations = [Violation("", exchange.error or "the body is not JSON", "scim", "type")]
             return
         exchange.violations = validate(exchange.kind, exchange.json)
-        if self.idp_reads:
+        if self.idp_reads and has_overlay(exchange.kind, self.idp_reads):
+            exchange.overlay = self.idp_reads
             exchange.idp_violations = [v for v in validate(exchange.kind, exchange.json, idp=self.idp_reads)
                                        if v.schema.startswith("idp/")]
 

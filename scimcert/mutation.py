@@ -1,15 +1,25 @@
-"""Mutation score: does the suite catch every fault of the reference server, and only where it should?
+"""Mutation score: does the suite catch every fault of the reference server, only where it should, and
+can every verdict it passes on the correct server fail?
 
     python -m scimcert.mutation [--workers N] [--fault NAME ...] [--json FILE]
 
-For the correct server and for each registered fault alone, runs `pytest suites` in-process (one
-long-lived worker process per CPU, so interpreter start-up is paid once per worker; Allure off) and
-reads the run's conformance.json. The correct server and every fault only some IdPs expose
-(`Fault.idps`) run every profile; a fault every profile's requests expose runs one (REPRESENTATIVE).
-A fault is detected when the requirements it declares are among those that failed (MUST faults) or
-warned (SHOULD faults); its diagnosis is off (stray) when a requirement of another capability failed,
-or any failure came from a profile whose requests do not expose it. Prints a table and the score;
-exit 0 iff the correct run is clean and every fault is detected with its diagnosis on target.
+For the correct server and for each registered fault alone, runs `pytest suites` with every IdP profile
+in-process (one long-lived worker process per CPU, so interpreter start-up is paid once per worker;
+Allure off) and reads the run's conformance.json.
+
+- A fault is **detected** when each requirement it declares (`Fault.requirements`, written from what the
+  bug means) fails, or warns for a SHOULD requirement, in a column that exposes it (`Fault.exposed_in`:
+  its IdPs, or any column), and a fault that breaks a MUST requirement makes the run exit non-zero.
+- Its diagnosis is **stray** where any other requirement failed or warned, or a declared one did in a
+  column whose requests do not expose it: the declarations are the specification of the fault, exact
+  both ways.
+- A **crash** (a check whose own code raised: outcome "error") is a bug of the suite, in any run.
+- **Coverage**: every (requirement, IdP) pair, and every (check, requirement) result, that passes on the
+  correct server is shown failing or warning by at least one fault: no passed verdict that could not
+  have been false.
+
+Prints a table, the score and the coverage; exit 0 iff the correct run is clean, every fault is
+detected on target, nothing crashed and (for a run of every fault) the coverage is complete.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -32,66 +43,88 @@ from .reference.faults import FAULTS
 from .requirements import catalogue
 
 BASELINE = "(none)"
-REPRESENTATIVE = "okta"  # the profile that runs faults every profile's requests expose
+SHOWN = ("failed", "warning")  # what proves that a passed verdict could have been false
+FLAGGED = (*SHOWN, "error")  # what the correct server must never give
 
 
 @dataclass
 class Outcome:
+    """One run: `results` holds [column, nodeid, requirement, outcome] for every result that failed, warned
+    or errored (and, for the correct server, for every result)."""
+
     fault: str
-    level: str
-    expected: list[str]
     exit_code: int
-    failed: list[str] = field(default_factory=list)
-    warned: list[str] = field(default_factory=list)
+    results: list[list[str]] = field(default_factory=list)
     seconds: float = 0.0
-    exposed: list[str] = field(default_factory=list)  # the fault's IdPs (Fault.idps); [] = every profile
-    flagged_in: list[str] = field(default_factory=list)  # profiles with a failure, or a warning for a SHOULD
-                                                          # fault ("rfc": the RFC checks)
+
+    @property
+    def declared(self) -> tuple[str, ...]:
+        return FAULTS[self.fault].requirements if self.fault in FAULTS else ()
+
+    @property
+    def level(self) -> str:
+        return "MUST" if any(catalogue()[r].level == "MUST" for r in self.declared) else "SHOULD"
+
+    def shown(self) -> set[tuple[str, str, str]]:
+        """(requirement, column, outcome) of every failure and warning."""
+        return {(requirement, column, outcome) for column, _, requirement, outcome in self.results
+                if outcome in SHOWN}
+
+    @property
+    def failed(self) -> list[str]:
+        return sorted({r for r, _, outcome in self.shown() if outcome == "failed"})
+
+    @property
+    def warned(self) -> list[str]:
+        return sorted({r for r, _, outcome in self.shown() if outcome == "warning"})
+
+    @property
+    def crashes(self) -> list[str]:
+        return sorted({nodeid for _, nodeid, _, outcome in self.results if outcome == "error"})
+
+    def caught(self, requirement: str) -> list[str]:
+        """The columns exposing `requirement` in which it failed (or warned, for a SHOULD requirement)."""
+        wanted = ("failed",) if catalogue()[requirement].level == "MUST" else SHOWN
+        scope = FAULTS[self.fault].exposed_in(requirement)
+        return sorted({column for r, column, outcome in self.shown()
+                       if r == requirement and outcome in wanted and (not scope or column in scope)})
 
     @property
     def detected(self) -> bool:
         if self.fault == BASELINE:
-            return self.exit_code == 0 and not self.failed and not self.warned
-        caught = set(self.failed) | (set(self.warned) if self.level == "SHOULD" else set())
+            return self.exit_code == 0 and not self.flagged()
         must_exit = self.level != "MUST" or self.exit_code != 0
-        return bool(self.expected) and set(self.expected) <= caught and must_exit
+        return bool(self.declared) and all(self.caught(r) for r in self.declared) and must_exit
+
+    def flagged(self) -> list[list[str]]:
+        return [row for row in self.results if row[3] in FLAGGED]
 
     @property
     def stray(self) -> list[str]:
-        """Failed requirements outside the capabilities the fault declares it breaks, and profiles that
-        failed although their requests do not expose the fault."""
+        """Failures and warnings the fault does not declare, or in a column that does not expose it."""
         if self.fault == BASELINE:
-            return self.failed
-        allowed = {catalogue()[r].capability for r in self.expected if r in catalogue()}
-        elsewhere = [f"{idp} profile" for idp in self.flagged_in if self.exposed and idp not in self.exposed]
-        return [r for r in self.failed if catalogue()[r].capability not in allowed] + elsewhere
+            return sorted({f"{r} ({c})" for c, _, r, _ in self.flagged()})
+        fault = FAULTS[self.fault]
+        return sorted({f"{r} ({column})" for r, column, _ in self.shown()
+                       if r not in self.declared or (fault.exposed_in(r) and column not in fault.exposed_in(r))})
 
 
 def run_one(fault: str, extra: list[str]) -> Outcome:
     """One in-process `pytest suites` run, with `fault` enabled on the embedded reference server."""
-    registered = FAULTS.get(fault)
-    level = getattr(registered, "level", "MUST") if registered else "MUST"
-    expected = list(getattr(registered, "requirements", ())) if registered else []
     import pytest
 
-    exposed = list(registered.idps) if registered else []
-    scope = ["--idp", REPRESENTATIVE] if registered and not exposed else []
     with tempfile.TemporaryDirectory() as reports:
         args = ["suites", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:allure_pytest",
-                "--reports-dir", reports,
-                *([] if fault == BASELINE else ["--reference-fault", fault, *scope]), *extra]
+                "--reports-dir", reports, *([] if fault == BASELINE else ["--reference-fault", fault]), *extra]
         started = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             code = int(pytest.main(args))
         seconds = time.perf_counter() - started
         document = json.loads((Path(reports) / "conformance.json").read_text())
-    results = [(check["idp"] or "rfc", r) for check in document["checks"] for r in check["requirements"]]
-    return Outcome(fault, level, expected, code,
-                   failed=sorted({r["requirement"] for _, r in results if r["outcome"] == "failed"}),
-                   warned=sorted({r["requirement"] for _, r in results if r["outcome"] == "warning"}),
-                   seconds=round(seconds, 1), exposed=exposed,
-                   flagged_in=sorted({idp for idp, r in results if r["outcome"] == "failed"
-                                      or (level == "SHOULD" and r["outcome"] == "warning")}))
+    results = [[check["idp"] or "rfc", check["nodeid"], r["requirement"], r["outcome"]]
+               for check in document["checks"] for r in check["requirements"]
+               if fault == BASELINE or r["outcome"] in FLAGGED]
+    return Outcome(fault, code, results, round(seconds, 1))
 
 
 def _init() -> None:
@@ -107,24 +140,85 @@ def run_all(faults: list[str], workers: int, extra: list[str]) -> list[Outcome]:
         return list(pool.map(run_one, [BASELINE, *faults], [extra] * (len(faults) + 1)))
 
 
+@dataclass
+class Coverage:
+    """What passes on the correct server, and what of it no fault showed failing."""
+
+    pairs: set[tuple[str, str]]  # (column, requirement)
+    unproven_pairs: set[tuple[str, str]]
+    checks: set[tuple[str, str]]  # (nodeid, requirement)
+    unproven_checks: set[tuple[str, str]]
+
+    def per_column(self) -> dict[str, tuple[int, int]]:
+        """column → (pairs shown failing, pairs passing on the correct server)."""
+        totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for column, _ in self.pairs:
+            totals[column][1] += 1
+        for column, _ in self.pairs - self.unproven_pairs:
+            totals[column][0] += 1
+        return {column: (shown, total) for column, (shown, total) in sorted(totals.items())}
+
+
+def coverage(outcomes: list[Outcome]) -> Coverage:
+    baseline = next(o for o in outcomes if o.fault == BASELINE)
+    passed = [(column, nodeid, requirement) for column, nodeid, requirement, outcome in baseline.results
+              if outcome == "passed"]
+    shown_pairs, shown_checks = set(), set()
+    for outcome in outcomes:
+        if outcome.fault != BASELINE:
+            for column, nodeid, requirement, result in outcome.results:
+                if result in SHOWN:
+                    shown_pairs.add((column, requirement))
+                    shown_checks.add((nodeid, requirement))
+    pairs = {(column, requirement) for column, _, requirement in passed}
+    checks = {(nodeid, requirement) for _, nodeid, requirement in passed}
+    return Coverage(pairs, pairs - shown_pairs, checks, checks - shown_checks)
+
+
 def table(outcomes: list[Outcome]) -> list[str]:
-    lines = [f"{'fault':<38} {'level':<6} {'detected':<8} {'s':>5}  expected → failed (stray)"]
+    lines = [f"{'fault':<38} {'level':<6} {'detected':<8} {'crash':>5} {'s':>5}  declared → failed, warned (stray)"]
     for o in outcomes:
         verdict = ("clean" if o.detected else "FALSE+") if o.fault == BASELINE else ("yes" if o.detected else "NO")
         caught = ", ".join(o.failed + [f"{w} (warning)" for w in o.warned]) or "—"
         stray = f"  STRAY: {', '.join(o.stray)}" if o.stray and o.fault != BASELINE else ""
-        scope = f" [only {', '.join(o.exposed)}: flagged in {', '.join(o.flagged_in) or 'none'}]" if o.exposed else ""
-        lines.append(f"{o.fault:<38} {o.level:<6} {verdict:<8} {o.seconds:>5.1f}  "
-                     f"{', '.join(o.expected) or '—'} → {caught}{scope}{stray}")
+        scoped = sorted({c for r in o.declared for c in FAULTS[o.fault].exposed_in(r)}) if o.fault in FAULTS else []
+        scope = f" [only {', '.join(scoped)}]" if scoped else ""
+        lines.append(f"{o.fault:<38} {o.level if o.fault != BASELINE else '':<6} {verdict:<8} {len(o.crashes):>5} "
+                     f"{o.seconds:>5.1f}  {', '.join(o.declared) or '—'} → {caught}{scope}{stray}")
     faults = [o for o in outcomes if o.fault != BASELINE]
     detected = sum(o.detected for o in faults)
     on_target = sum(o.detected and not o.stray for o in faults)
+    crashes = sorted({c for o in outcomes for c in o.crashes})
     lines.append(f"score: {detected}/{len(faults)} detected ({100 * detected / max(len(faults), 1):.0f}%), "
                  f"{on_target}/{len(faults)} with the diagnosis on target")
-    untouched = sorted(r.id for r in catalogue().values() if r.level == "MUST"
-                       and not any(r.id in getattr(f, "requirements", ()) for f in FAULTS.values()))
-    lines.append(f"MUST requirements no fault declares it breaks ({len(untouched)}): {', '.join(untouched) or 'none'}")
+    lines.append(f"crashes (checks whose own code raised, in any run): {len(crashes)}"
+                 + (f": {', '.join(crashes)}" if crashes else ""))
+    if {o.fault for o in faults} == set(FAULTS):
+        found = coverage(outcomes)
+        columns = ", ".join(f"{column} {shown}/{total}" for column, (shown, total) in found.per_column().items())
+        lines.append(f"(requirement, IdP) pairs passing on the correct server and shown failing by a fault: "
+                     f"{len(found.pairs) - len(found.unproven_pairs)}/{len(found.pairs)} ({columns})"
+                     + (f"; UNPROVEN: {', '.join(f'{r} ({c})' for c, r in sorted(found.unproven_pairs))}"
+                        if found.unproven_pairs else ""))
+        lines.append(f"(check, requirement) results passing on the correct server and shown failing by a fault: "
+                     f"{len(found.checks) - len(found.unproven_checks)}/{len(found.checks)}"
+                     + (f"; UNPROVEN: {', '.join(f'{r} in {n}' for n, r in sorted(found.unproven_checks))}"
+                        if found.unproven_checks else ""))
+    for level in ("MUST", "SHOULD"):
+        untouched = sorted(r.id for r in catalogue().values() if r.level == level
+                           and not any(r.id in f.requirements for f in FAULTS.values()))
+        lines.append(f"{level} requirements no fault declares it breaks ({len(untouched)}): {', '.join(untouched) or 'none'}")
     return lines
+
+
+def proven(outcomes: list[Outcome]) -> bool:
+    """The exit criterion of `python -m scimcert.mutation`: the correct run is clean, every fault is detected
+    on target, nothing crashed, and a run of every fault leaves no passed verdict unproven."""
+    baseline, faults = outcomes[0], outcomes[1:]
+    gaps = coverage(outcomes) if {o.fault for o in faults} == set(FAULTS) else None
+    return (baseline.detected and all(o.detected and not o.stray for o in faults)
+            and not any(o.crashes for o in outcomes)
+            and (gaps is None or not (gaps.unproven_pairs or gaps.unproven_checks)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,8 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(o) | {"detected": o.detected, "stray": o.stray}
                                                for o in outcomes], indent=2))
-    clean = outcomes[0].detected
-    return 0 if clean and all(o.detected and not o.stray for o in outcomes[1:]) else 1
+    return 0 if proven(outcomes) else 1
 
 
 if __name__ == "__main__":

@@ -23,11 +23,13 @@ from . import reports
 from .client import ScimClient, WriteRefused
 from .data import UserFactory
 from .profiles import ProfileError, profiles, select
+from .records import CheckRecord
 from .requirements import CatalogueError, catalogue, lookup
 from .run import BOUND_REACHED, Run
 from .verdict import ConformanceFailure, NotReached, Verdict
 
 RECORD = "scimcert-record"
+CRASHED = "scimcert_crashed"  # set on the controller's report of a check whose own code raised
 VERDICT = pytest.StashKey[Verdict]()
 RUN = pytest.StashKey[Run]()
 
@@ -225,40 +227,50 @@ class ConformancePlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):
+        """Runs a check and turns what it recorded into its outcome. A failure always wins: a MUST
+        failure fails the check and a SHOULD violation warns, whatever stopped the check afterwards (a
+        `require`, a precondition skip, a read-only refusal); requirements it had not reached keep the
+        reason it stopped. An exception from the check's own code is a harness error, not a verdict."""
         verdict = item.stash.get(VERDICT, None)
         if verdict is None:
             return (yield)
-        result = None
+        stopped = None
         try:
-            result = yield
+            yield
         except NotReached:
             pass
-        except WriteRefused as refused:  # read-only mode: what was judged before the first write stands
-            verdict.skip_unjudged(str(refused))
-            if not verdict.failures:
-                raise pytest.skip.Exception(str(refused)) from None
-        except pytest.skip.Exception as skip:
-            verdict.skip_unjudged(skip.msg)
+        except (pytest.skip.Exception, WriteRefused) as skip:
+            stopped = skip
+            verdict.skip_unjudged(str(skip.msg if isinstance(skip, pytest.skip.Exception) else skip))
+        except pytest.exit.Exception:
+            raise
+        except Exception as crash:
+            verdict.crash(crash)
             raise
         finally:
-            results = verdict.results()
-            item.user_properties += [(f"requirement {r['requirement']}", f"{r['level']} {r['outcome']}")
-                                     for r in results]
-            item.user_properties.append((RECORD, json.dumps(self._record(item, verdict, results))))
+            record = self._record(item, verdict)
+            item.user_properties += [(f"requirement {r.requirement}", f"{r.level} {r.outcome}")
+                                     for r in record.requirements]
+            item.user_properties.append((RECORD, json.dumps(record.to_json())))
+            if record.error:
+                item.user_properties.append((reports.HARNESS_ERROR_PROPERTY, record.error))
         self._attach_allure(item, verdict)
         if verdict.failures:
             raise ConformanceFailure("\n" + verdict.report(verdict.failures))
         if verdict.warnings:
             warnings.warn(ConformanceWarning("\n" + verdict.report(verdict.warnings)), stacklevel=1)
-        return result
+        elif isinstance(stopped, WriteRefused):
+            raise pytest.skip.Exception(str(stopped)) from None
+        elif stopped is not None:
+            raise stopped
 
     @staticmethod
-    def _record(item: pytest.Item, verdict: Verdict, results: list[dict]) -> dict:
+    def _record(item: pytest.Item, verdict: Verdict) -> CheckRecord:
         doc = (getattr(item, "obj", None).__doc__ or "").strip().split("\n\n")[0] if hasattr(item, "obj") else ""
-        return {"nodeid": item.nodeid, "check": getattr(item, "originalname", item.name), "idp": _idp_of(item),
-                "doc": " ".join(doc.split()), "requirements": results,
-                "exchanges": [e.record() for e in verdict.exchanges],
-                "variants": sorted({e.label + (" (inferred)" if e.inferred else "") for e in verdict.exchanges})}
+        return CheckRecord(nodeid=item.nodeid, check=getattr(item, "originalname", item.name), idp=_idp_of(item),
+                           doc=" ".join(doc.split()), requirements=verdict.results(), error=verdict.error,
+                           exchanges=[e.record() for e in verdict.exchanges],
+                           variants=sorted({e.label + (" (inferred)" if e.inferred else "") for e in verdict.exchanges}))
 
     def _attach_allure(self, item: pytest.Item, verdict: Verdict) -> None:
         if not getattr(item.config.option, "allure_report_dir", None):
@@ -295,13 +307,22 @@ class ConformancePlugin:
         blobs = [v for k, v in report.user_properties if k == RECORD]
         report.user_properties[:] = [(k, v) for k, v in report.user_properties if k != RECORD]
         if blobs and report.when == "call":
-            self.run.add_record(json.loads(blobs[-1]), report.outcome, report.duration)
+            record = CheckRecord.from_json(json.loads(blobs[-1])).finished(report.outcome, report.duration)
+            setattr(report, CRASHED, bool(record.error))
+            self.run.add_record(record)
         elif report.skipped and report.when in ("setup", "call"):
             properties = dict(report.user_properties)
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             reason = reason.removeprefix("Skipped: ")
             self.run.add_skip(report.nodeid, properties.get("idp") or None,
                               [i for i in properties.get("requirements", "").split(",") if i], reason)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config):
+        """A check that crashed is an error of the harness (E, "1 error"), not a failure of the target."""
+        if getattr(report, CRASHED, False):
+            return "error", "E", ("HARNESS ERROR", {"red": True})
+        return None
 
     def pytest_terminal_summary(self, terminalreporter, config: pytest.Config) -> None:
         if not self.run.is_worker and not config.option.collectonly:
@@ -317,4 +338,7 @@ class ConformancePlugin:
             self.run.vacuous = True
         if self.run.overtime and session.exitstatus == 0:
             session.exitstatus = 1  # a run cut short by its bound did not check everything
-        reports.write_all(self.run, session)
+        self.run.exit_status = int(session.exitstatus)
+        reports.write_all(self.run)
+        if session.config.option.xmlpath:  # pytest's junitxml plugin has written it by now (we run last)
+            reports.finish_junit(Path(session.config.option.xmlpath), self.run.redactor)

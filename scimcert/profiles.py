@@ -155,7 +155,8 @@ class Profile:
         return Request(
             step=step, variant=variant, source=spec["source"], method=spec["method"],
             path=_fill_text(spec["path"], values, where), query=_fill_text(spec.get("query", ""), values, where),
-            headers=headers, body=body, accepts=tuple(spec["accepts"]), inferred=spec.get("inferred", False),
+            headers=headers, body=body, accepts=tuple(spec["accepts"]),
+            inferred=spec.get("inferred", False) and self.chosen.get(step) != variant,  # declared: a fact
         )
 
 

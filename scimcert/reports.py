@@ -11,31 +11,92 @@ import platform
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from importlib import metadata
+from xml.etree import ElementTree
 
 from . import __version__
 from .profiles import profiles
+from .records import OUTCOMES, worst
 from .reference.tenant import Tenant
 from .requirements import CAPABILITIES, catalogue
 from .run import BOUND_REACHED
 
-OUTCOME_ORDER = ("failed", "warning", "passed", "skipped")
+HARNESS_ERROR_PROPERTY = "harness error"  # the JUnit property of a check whose own code raised
+LETTERS = {"failed": "F", "error": "E", "warning": "W", "passed": "P", "skipped": "S"}
 
 
-def results(run) -> list[tuple[dict, dict]]:
-    """(check record, requirement result) pairs of the whole run."""
-    return [(record, result) for record in run.records for result in record["requirements"]]
+def distinct(pairs) -> dict[str, str]:
+    """requirement ID → its worst outcome over `pairs` of (check record, result)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for _, result in pairs:
+        found[result.requirement].add(result.outcome)
+    return {requirement: worst(outcomes) for requirement, outcomes in found.items()}
 
 
 def matrix(run) -> dict[str, dict[str, Counter]]:
-    """capability → IdP → Counter of requirement outcomes."""
-    table: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
-    for record, result in results(run):
-        table[result["capability"]][record["idp"] or "rfc"][result["outcome"]] += 1
+    """capability → column (IdP, or "rfc") → outcome → number of distinct requirements with that worst outcome."""
+    cells: dict[tuple[str, str], list] = defaultdict(list)
+    for record, result in run.results():
+        cells[(result.capability, record.column)].append((record, result))
+    table: dict[str, dict[str, Counter]] = defaultdict(dict)
+    for (capability, column), pairs in cells.items():
+        table[capability][column] = Counter(distinct(pairs).values())
     return table
 
 
-def verdict_of(run, exit_status: int) -> str:
+def result_count(run) -> Counter:
+    """Requirement results by outcome: one per check and requirement, except the automatic requirements
+    (judged on every response: schema.*, errors.content-type, ...), counted once per IdP, outcome and
+    distinct cause, so a defect seen by 40 checks counts once and a pass is not multiplied by the checks
+    that happened to receive a response."""
+    counted: Counter = Counter()
+    automatic: set[tuple] = set()
+    for record, result in run.results():
+        if not result.automatic:
+            counted[result.outcome] += 1
+            continue
+        causes = {f.get("cause") or f["message"] for f in result.failed_findings} or {""}
+        automatic |= {(result.requirement, record.column, result.outcome, cause) for cause in causes}
+    counted.update(outcome for _, _, outcome, _ in automatic)
+    return counted
+
+
+def tally(run) -> dict:
+    """The run's figures: checks, distinct requirements, requirement results (README: 'Counting')."""
+    checks = Counter(record.outcome for record in run.records)
+    requirements = Counter(distinct(run.results()).values())
+    must = [r.id for r in catalogue().values() if r.level == "MUST"]
+    worst_of = distinct(run.results())
+    return {
+        "checks": {"total": len(run.records), **{o: checks[o] for o in ("passed", "failed", "skipped", "error")},
+                   "withWarnings": sum(1 for rec in run.records if any(r.outcome == "warning" for r in rec.requirements))},
+        "requirements": {o: requirements[o] for o in OUTCOMES},
+        "requirementResults": {o: result_count(run)[o] for o in OUTCOMES},
+        "mustFailed": sum(1 for i in must if worst_of.get(i) == "failed"),
+        "harnessErrors": len(run.crashed),
+    }
+
+
+def verdict_of(exit_status: int) -> str:
     return "PASS" if exit_status == 0 else "FAIL"
+
+
+def why(run, figures: dict) -> list[str]:
+    """What decided the verdict, one clause each."""
+    reasons = []
+    if figures["mustFailed"]:
+        reasons.append(f"{figures['mustFailed']} MUST requirement(s) failed")
+    if figures["requirements"]["failed"] > figures["mustFailed"]:
+        reasons.append(f"{figures['requirements']['failed'] - figures['mustFailed']} SHOULD requirement(s) "
+                       "failed (--strict)")
+    if figures["harnessErrors"]:
+        reasons.append(f"{figures['harnessErrors']} check(s) crashed inside scimcert (harness error)")
+    if run.vacuous:
+        reasons.append("no MUST requirement was judged")
+    if run.overtime:
+        reasons.append(f"{BOUND_REACHED} ({run.overtime} check(s) not started)")
+    if not reasons and run.exit_status:
+        reasons.append(f"pytest exited {run.exit_status}")
+    return reasons
 
 
 def _idps(run) -> list[str]:
@@ -45,21 +106,39 @@ def _idps(run) -> list[str]:
 def _cell(counts: Counter) -> str:
     if not counts:
         return "—"
-    return " ".join(f"{counts[o]}{o[0].upper()}" for o in OUTCOME_ORDER if counts[o])
+    return " ".join(f"{counts[o]}{LETTERS[o]}" for o in OUTCOMES if counts[o])
+
+
+def _figures(counts: dict, names: dict[str, str]) -> str:
+    return ", ".join(f"{counts[o]} {names.get(o, o)}" for o in counts if counts[o]) or "none"
+
+
+REQUIREMENT_WORDS = {"warning": "warned", "error": "harness error"}
 
 
 def console_summary(run) -> list[str]:
     table = matrix(run)
     idps = _idps(run) + (["rfc"] if any("rfc" in row for row in table.values()) else [])
     width = max(len(c) for c in CAPABILITIES) + 2
-    lines = ["", "scimcert conformance matrix (requirement results: F failed, W warning, P passed, S skipped)",
+    figures = tally(run)
+    lines = ["", "scimcert conformance matrix (distinct requirements per capability and IdP, each by its worst "
+             "result: F failed, E harness error, W warning, P passed, S skipped)",
              "capability".ljust(width) + "".join(i.ljust(20) for i in idps)]
     for capability in CAPABILITIES:
         if capability in table:
             lines.append(capability.ljust(width) + "".join(_cell(table[capability].get(i, Counter())).ljust(20)
                                                            for i in idps))
-    total = Counter(result["outcome"] for _, result in results(run))
-    lines.append(f"requirement results: {dict(total)}; seed {run.seed} (replay with --seed {run.seed})")
+    checks = {k: v for k, v in figures["checks"].items() if k not in ("total", "withWarnings")}
+    lines += [f"requirements: {sum(figures['requirements'].values())} distinct: "
+              f"{_figures(figures['requirements'], REQUIREMENT_WORDS)}",
+              f"checks: {figures['checks']['total']}: {_figures(checks, {'error': 'harness error'})}"
+              + (f" ({figures['checks']['withWarnings']} with warnings)" if figures["checks"]["withWarnings"] else ""),
+              f"requirement results (per check; automatic requirements once per IdP and cause): "
+              f"{_figures(figures['requirementResults'], REQUIREMENT_WORDS)}",
+              f"seed {run.seed} (replay with --seed {run.seed})"]
+    for record in run.crashed:
+        lines.append(f"HARNESS ERROR in {record.nodeid}: {record.error} — a bug of scimcert, not a verdict on the "
+                     "target; its unjudged requirements are reported as errors")
     if run.vacuous:
         lines.append("FAILED: no MUST requirement was judged in this run (everything skipped or deselected): "
                      "a run that checked nothing does not pass")
@@ -69,13 +148,14 @@ def console_summary(run) -> list[str]:
         lines.append(f"cleanup: {len(leftovers)} user(s) left on the target: "
                      + ", ".join(f"{u['userName']} ({u['state']})" for u in leftovers))
     lines.append(f"reports: {run.reports_dir}/conformance.html, conformance.json, junit.xml, allure-results/")
+    verdict = verdict_of(run.exit_status)
+    lines.append(f"scimcert verdict: {verdict}" + (f" ({'; '.join(why(run, figures))})" if verdict == "FAIL" else ""))
     return lines
 
 
 def document(run, exit_status: int) -> dict:
     """conformance.json (schemas/conformance.schema.json)."""
-    total = Counter(result["outcome"] for _, result in results(run))
-    must_failed = sum(1 for _, r in results(run) if r["level"] == "MUST" and r["outcome"] == "failed")
+    figures = tally(run)
     versions = {"python": platform.python_version()}
     for package in ("pytest", "httpx", "jsonschema"):
         versions[package] = metadata.version(package)
@@ -86,16 +166,16 @@ def document(run, exit_status: int) -> dict:
         "seed": run.seed,
         "strict": run.strict,
         "versions": versions,
-        "verdict": verdict_of(run, exit_status),
+        "verdict": verdict_of(exit_status),
+        "why": why(run, figures),
         "exitStatus": exit_status,
         "vacuous": run.vacuous,
         "conduct": conduct(run),
-        "summary": {"checks": len(run.records), "requirementResults": {o: total[o] for o in OUTCOME_ORDER},
-                    "mustFailed": must_failed},
-        "matrix": {cap: {idp: dict(counts) for idp, counts in row.items()} for cap, row in matrix(run).items()},
+        "summary": figures,
+        "matrix": {cap: {column: dict(counts) for column, counts in row.items()} for cap, row in matrix(run).items()},
         "requirements": {r.id: {"level": r.level, "capability": r.capability, "source": r.source,
                                 "statement": r.statement} for r in catalogue().values()},
-        "checks": run.records,
+        "checks": [record.to_json() for record in run.records],
         "cleanup": {"leftovers": run.leftovers()},
     }
 
@@ -120,7 +200,7 @@ def conduct(run) -> list[str]:
         lines.append("read-only mode: no POST, PUT, PATCH or DELETE was sent; checks that write were skipped")
     if settings.get("verify_tls") is False:
         lines.append("TLS certificate verification was OFF (--insecure)")
-    waits = [w for record in run.records for e in record["exchanges"] for w in e.get("throttled", [])]
+    waits = [w for record in run.records for e in record.exchanges for w in e.get("throttled", [])]
     if waits:
         lines.append(f"throttled: {len(waits)} answer(s) 429 waited out (Retry-After, {sum(waits)} s in all)")
     if run.overtime:
@@ -129,9 +209,9 @@ def conduct(run) -> list[str]:
     return lines
 
 
-def write_all(run, session) -> None:
+def write_all(run) -> None:
     run.reports_dir.mkdir(parents=True, exist_ok=True)
-    doc = document(run, int(session.exitstatus))  # meets schemas/conformance.schema.json: tests/ validate it
+    doc = document(run, run.exit_status)  # meets schemas/conformance.schema.json: tests/ validate it
     text = json.dumps(doc, indent=2, ensure_ascii=False)
     (run.reports_dir / "conformance.json").write_text(run.redactor(text), encoding="utf-8")
     (run.reports_dir / "conformance.html").write_text(run.redactor(render_html(doc)), encoding="utf-8")
@@ -172,8 +252,8 @@ def render_html(doc: dict) -> str:
            + (f" · tenant variants {_e(_pairs(doc['target']['variants']))}" if doc["target"].get("variants") else "")
            + f" · seed {doc['seed']} · scimcert {_e(doc['tool']['version'])} · {_e(doc['generated'])}</p>",
            f"<p><span class='verdict {doc['verdict']}'>{doc['verdict']}</span> "
-           f"{doc['summary']['mustFailed']} MUST requirement result(s) failed; "
-           + ", ".join(f"{n} {o}" for o, n in doc["summary"]["requirementResults"].items()) + "</p>"]
+           + (f"{_e('; '.join(doc['why']))}" if doc["why"] else "no MUST requirement failed") + "</p>",
+           _summary_html(doc["summary"])]
     if doc["vacuous"]:
         out.append("<p><b>No MUST requirement was judged in this run: it does not pass.</b></p>")
     out += [f"<p><b>{_e(line)}</b></p>" for line in doc["conduct"]]
@@ -187,10 +267,10 @@ def render_html(doc: dict) -> str:
         out.append(f"<tr><th>{_e(capability)}</th>")
         for idp in columns:
             counts = Counter(row.get(idp, {}))
-            worst = next((o for o in OUTCOME_ORDER if counts[o]), "skipped")
-            out.append(f"<td class={worst}>{_e(_cell(counts))}</td>")
+            out.append(f"<td class={worst(counts)}>{_e(_cell(counts))}</td>")
         out.append("</tr>")
     out.append("</table>")
+    out += _crashes_html(doc)
     out += _findings_html(doc, "failed", "Failures (MUST)")
     out += _findings_html(doc, "warning", "Warnings (SHOULD)")
     out += _skips_html(doc)
@@ -201,6 +281,24 @@ def render_html(doc: dict) -> str:
             + "</ul>")
     out.append("</body></html>")
     return "".join(out)
+
+
+def _summary_html(summary: dict) -> str:
+    checks = {k: v for k, v in summary["checks"].items() if k not in ("total", "withWarnings")}
+    rows = [("distinct requirements", _figures(summary["requirements"], REQUIREMENT_WORDS)),
+            (f"checks ({summary['checks']['total']})", _figures(checks, {"error": "harness error"})),
+            ("requirement results (per check; automatic requirements once per IdP and cause)",
+             _figures(summary["requirementResults"], REQUIREMENT_WORDS))]
+    return "<table>" + "".join(f"<tr><th>{_e(name)}</th><td>{_e(value)}</td></tr>" for name, value in rows) + "</table>"
+
+
+def _crashes_html(doc: dict) -> list[str]:
+    crashed = [c for c in doc["checks"] if c["outcome"] == "error"]
+    if not crashed:
+        return []
+    return (["<h2>Harness errors</h2><p>These checks crashed inside scimcert: a bug of the tool, not a verdict "
+             "on the target. Their unjudged requirements are reported as errors.</p><ul>"]
+            + [f"<li><code>{_e(c['nodeid'])}</code>: {_e(c['error'])}</li>" for c in crashed] + ["</ul>"])
 
 
 EXAMPLES = 3  # evidence blocks shown per requirement; the rest are counted
@@ -216,10 +314,13 @@ def _findings_html(doc: dict, outcome: str, title: str) -> list[str]:
     for requirement_id, findings in by_requirement.items():
         requirement = doc["requirements"][requirement_id]
         checks = sorted({f"{c['idp'] or 'rfc'} · {c['check']}" for c, _ in findings})
+        graded = sorted({r["reason"] for c, _ in findings for r in c["requirements"]
+                         if r["requirement"] == requirement_id and r["outcome"] == outcome and r["reason"]})
         out.append(f"<div class='failure{' warn' if outcome == 'warning' else ''}'>"
                    f"<h3><code>{_e(requirement_id)}</code> {_e(requirement['level'])} · {len(findings)} finding(s)</h3>"
                    f"<p>{_e(requirement['statement'])}<br><span class=meta>Source: {_e(requirement['source'])}"
-                   f"<br>Checks: {_e(', '.join(checks))}</span></p>")
+                   f"<br>Checks: {_e(', '.join(checks))}"
+                   + "".join(f"<br>{_e(reason)}" for reason in graded) + "</span></p>")
         for check, finding in findings[:EXAMPLES]:
             out.append(_finding_html(check, finding))
         if len(findings) > EXAMPLES:
@@ -267,9 +368,33 @@ def _requirements_html(doc: dict) -> list[str]:
         outcomes = judged.get(rid)
         if not outcomes:
             continue
-        worst = next(o for o in OUTCOME_ORDER if o in outcomes)
+        result = worst(outcomes)
         rows.append(f"<tr><td><code>{_e(rid)}</code></td><td>{_e(requirement['level'])}</td>"
-                    f"<td class={worst}>{_e(worst)}</td><td>{_e(requirement['statement'])}</td>"
+                    f"<td class={result}>{_e(result)}</td><td>{_e(requirement['statement'])}</td>"
                     f"<td class=meta>{_e(requirement['source'])}</td></tr>")
     return ["<h2>Requirements</h2><table><tr><th>ID</th><th>level</th><th>result</th><th>statement</th>"
             "<th>source</th></tr>"] + rows + ["</table>"]
+
+
+# ---- JUnit -----------------------------------------------------------------------------------
+
+def finish_junit(path, redactor) -> None:
+    """pytest's junit.xml, finished: a crashed check (the HARNESS_ERROR_PROPERTY) is an <error>, not a
+    <failure> of the target, the suites' counts follow, and the file passes the redactor once more."""
+    if not path.is_file():
+        return
+    tree = ElementTree.parse(path)
+    for suite in tree.iter("testsuite"):
+        moved = 0
+        for case in suite.iter("testcase"):
+            error = next((p.get("value") for p in case.iter("property")
+                          if p.get("name") == HARNESS_ERROR_PROPERTY), None)
+            failure = case.find("failure")
+            if error is not None and failure is not None:
+                failure.tag = "error"
+                failure.set("message", f"harness error (a bug of scimcert, not of the target): {error}")
+                moved += 1
+        suite.set("failures", str(int(suite.get("failures", "0")) - moved))
+        suite.set("errors", str(int(suite.get("errors", "0")) + moved))
+    text = ElementTree.tostring(tree.getroot(), encoding="unicode")
+    path.write_text('<?xml version="1.0" encoding="utf-8"?>' + redactor(text), encoding="utf-8")

@@ -13,10 +13,12 @@ from . import config as config_module
 from .cleanup import Tracker
 from .client import Exchange, ScimClient
 from .config import DEFAULT_RUN_SECONDS, Target
+from .records import CheckRecord, Result
 from .redact import Redactor
 from .requirements import catalogue
 
 BOUND_REACHED = "run time bound reached"  # the skip reason of checks not started within max_run_seconds
+EMBEDDED_MEMBERS = 150  # generated members of the embedded tenant: Okta's import (100 a page) really pages
 CLEANUP_SECONDS = 120.0  # cleanup's own budget, granted also when the run bound has passed
 
 
@@ -33,8 +35,9 @@ class Run:
     target: Target | None = None
     client: ScimClient | None = None
     tracker: Tracker = field(default_factory=Tracker)
-    records: list[dict] = field(default_factory=list)
+    records: list[CheckRecord] = field(default_factory=list)
     vacuous: bool = False
+    exit_status: int = 0  # the session's, once it has finished (controller side)
     redactor: Redactor = field(default_factory=Redactor)
     _server: object = None
     _transcript: IO[str] | None = None
@@ -52,7 +55,8 @@ class Run:
             from .reference import ReferenceServer
             from .reference.faults import layers_for
 
-            self._server = ReferenceServer(layers=layers_for(self.settings.get("reference_faults", []))).start()
+            self._server = ReferenceServer(layers=layers_for(self.settings.get("reference_faults", [])),
+                                           seed_users=EMBEDDED_MEMBERS).start()
             self.target = config_module.embedded_target(self.settings, self._server)
         self.reports_dir.mkdir(parents=True, exist_ok=True)
         self._transcript = open(self.reports_dir / f"transcript{self._suffix()}.jsonl", "w", encoding="utf-8")
@@ -73,7 +77,7 @@ class Run:
     def overtime(self) -> int:
         """Checks not started because the run bound was reached (controller side)."""
         return sum(1 for record in self.records
-                   if any(r.get("reason", "").startswith(BOUND_REACHED) for r in record["requirements"]))
+                   if any(r.reason.startswith(BOUND_REACHED) for r in record.requirements))
 
     def finish(self) -> None:
         """Clean up every user the run created, then stop what was started."""
@@ -102,21 +106,28 @@ class Run:
 
     # ---- results (controller side) ---------------------------------------------------------
 
-    def add_record(self, record: dict, outcome: str, duration: float) -> None:
-        self.records.append({**record, "outcome": outcome, "duration": round(duration, 3)})
+    def add_record(self, record: CheckRecord) -> None:
+        self.records.append(record)
 
     def add_skip(self, nodeid: str, idp: str | None, requirement_ids: list[str], reason: str) -> None:
         """A check skipped before it judged anything: each of its requirements is skipped with the reason."""
-        results = [{"requirement": r.id, "level": r.level, "capability": r.capability, "outcome": "skipped",
-                    "reason": reason, "findings": []} for r in (catalogue()[i] for i in requirement_ids if i in catalogue())]
+        results = [Result(r.id, r.level, r.capability, "skipped", reason)
+                   for r in (catalogue()[i] for i in requirement_ids if i in catalogue())]
         check = nodeid.split("::")[-1].split("[")[0]
-        self.records.append({"nodeid": nodeid, "check": check, "idp": idp, "doc": "", "requirements": results,
-                             "exchanges": [], "variants": [], "outcome": "skipped", "duration": 0.0})
+        self.records.append(CheckRecord(nodeid=nodeid, check=check, idp=idp, requirements=results, outcome="skipped"))
+
+    def results(self) -> list[tuple[CheckRecord, Result]]:
+        """(check, requirement result) pairs of the whole run."""
+        return [(record, result) for record in self.records for result in record.requirements]
 
     def must_evaluated(self) -> bool:
-        """Whether at least one MUST requirement was actually judged (passed or failed)."""
-        return any(r["level"] == "MUST" and r["outcome"] in ("passed", "failed")
-                   for record in self.records for r in record["requirements"])
+        """Whether at least one MUST requirement was actually judged (passed, failed, or graded a warning)."""
+        return any(r.level == "MUST" and r.outcome in ("passed", "failed", "warning") for _, r in self.results())
+
+    @property
+    def crashed(self) -> list[CheckRecord]:
+        """Checks whose own code raised: errors of scimcert, which fail the run without judging the target."""
+        return [record for record in self.records if record.outcome == "error"]
 
     def leftovers(self) -> list[dict]:
         found = []

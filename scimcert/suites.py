@@ -60,6 +60,15 @@ def is_scim_error(answer: Exchange) -> bool:
     return ERROR in (dig(answer.json, "schemas") or [])
 
 
+def judge_scim_type(verdict, answer: Exchange, keyword: str) -> None:
+    """errors.scim-type: an error that names a scimType (OPTIONAL, RFC 7644 §3.12) names `keyword`; an error
+    without one is not judged, since it may leave it out."""
+    given = dig(answer.json, "scimType") if is_scim_error(answer) else None
+    if given is not None:
+        verdict.check("errors.scim-type", given == keyword, f"the error's scimType is {keyword}",
+                      expected=keyword, actual=given, exchange=answer)
+
+
 def created_id(answer: Exchange) -> str | None:
     """The id of a created user: from the body, else from the Location header."""
     user_id = dig(answer.json, "id")

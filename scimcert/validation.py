@@ -58,6 +58,17 @@ class Violation:
     def __str__(self) -> str:
         return f"{self.pointer or '(root)'}: {self.message} ({self.schema})"
 
+    @property
+    def cause(self) -> str:
+        """The rule broken and where, alike for every resource that breaks it: array indexes become
+        '*' and the offending value is left out (/Resources/*/name: required (idp/okta.json))."""
+        where = "/".join("*" if part.isdigit() else part for part in self.pointer.split("/"))
+        rule = self.message if self.keyword in NAMES_NO_VALUE else self.keyword
+        return f"{where or '(root)'}: {rule} ({self.schema})"
+
+
+NAMES_NO_VALUE = ("required", "not")  # keywords whose message names the attribute, never the value sent
+
 
 def validate(kind: str, instance: Any, idp: str | None = None) -> list[Violation]:
     """Every violation of `instance` against the RFC schema of `kind` and, when `idp` is given and its
@@ -106,6 +117,12 @@ def overlay_for(kind: str, idp: str) -> str | None:
     if kind not in registry().contents(path).get("$defs", {}):
         return None
     return f"{path}#/$defs/{kind}"
+
+
+def has_overlay(kind: str, idp: str) -> bool:
+    """Whether `idp`'s overlay says anything about `kind` (or, for a list, about its resources)."""
+    return kind in KINDS and (overlay_for(kind, idp) is not None
+                              or (kind in ITEM_KINDS and overlay_for(ITEM_KINDS[kind], idp) is not None))
 
 
 def pointer(path: Iterable[str | int]) -> str:

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .client import Exchange
+from .records import HARNESS_ERROR, Result
 from .requirements import Requirement, lookup
 
-OUTCOMES = ("passed", "failed", "warning", "skipped", "error")
 # Requirements judged on every response of their kind, whichever check received it.
 AUTOMATIC = {"user": "schema.user", "user-list": "schema.list-response", "error": "errors.scim-error-body"}
+HARNESS_JUDGED = frozenset({*AUTOMATIC.values(), "errors.status-string", "errors.content-type",
+                            "schema.idp-readable"})
 
 
 class ConformanceFailure(AssertionError):
@@ -37,12 +39,14 @@ class Finding:
     expected: Any = None
     actual: Any = None
     exchange: Exchange | None = None
+    cause: str | None = None  # what a failed automatic judgement found, alike across checks (reports group by it)
 
     def record(self) -> dict:
         return {
             "requirement": self.requirement, "ok": self.ok, "message": self.message,
             "expected": _jsonable(self.expected), "actual": _jsonable(self.actual),
             "exchange": self.exchange.record() if self.exchange else None,
+            **({"cause": self.cause} if self.cause else {}),
         }
 
 
@@ -63,6 +67,7 @@ class Verdict:
     findings: list[Finding] = field(default_factory=list, repr=False)  # reprs stay short in tracebacks
     skipped: dict[str, str] = field(default_factory=dict)
     exchanges: list[Exchange] = field(default_factory=list, repr=False)
+    error: str = ""  # the exception that crashed the check: a fault of scimcert, not of the target
 
     @classmethod
     def for_ids(cls, ids: list[str], strict: bool = False) -> Verdict:
@@ -79,10 +84,11 @@ class Verdict:
         raise KeyError(f"{requirement_id} is not declared by this check (declared: {', '.join(self.ids)})")
 
     def check(self, requirement_id: str, ok: bool, message: str, *, expected: Any = None, actual: Any = None,
-              exchange: Exchange | None = None) -> bool:
+              exchange: Exchange | None = None, cause: str | None = None) -> bool:
         """Record one expectation; returns `ok` so checks can branch on it."""
         self.requirement(requirement_id)
-        self.findings.append(Finding(requirement_id, bool(ok), message, expected, actual, exchange))
+        self.findings.append(Finding(requirement_id, bool(ok), message, expected, actual, exchange,
+                                     cause if not ok else None))
         return bool(ok)
 
     def require(self, requirement_id: str, ok: bool, message: str, **evidence: Any) -> None:
@@ -94,26 +100,30 @@ class Verdict:
         """Every response a check receives is judged against its schema, automatically.
 
         Users, lists and errors are validated (schema.user, schema.list-response,
-        errors.scim-error-body, errors.status-string), the IdP overlay is applied
-        (schema.idp-readable), and JSON bodies must be labelled application/scim+json.
+        errors.scim-error-body, errors.status-string), the IdP's overlay is applied where that IdP
+        has one for the kind (schema.idp-readable), and JSON bodies must be labelled
+        application/scim+json. A requirement whose condition this answer cannot show (an empty user
+        body, an error body without a status, a check without an IdP overlay) is not judged on it:
+        no finding is recorded that could not have failed.
         """
         self.exchanges.append(exchange)
         requirement_id = AUTOMATIC.get(exchange.kind or "")
-        if requirement_id is None:
+        if requirement_id is None or not (exchange.is_json or exchange.violations):
             return
         status_type = [v for v in exchange.violations if v.pointer == "/status" and exchange.kind == "error"]
         others = [v for v in exchange.violations if v not in status_type]
         self._judge(requirement_id, others, exchange)
-        if exchange.kind == "error":
+        if exchange.kind == "error" and isinstance(exchange.json, dict) and "status" in exchange.json:
             self._judge("errors.status-string", status_type, exchange)
-        if exchange.idp_violations or exchange.kind in ("user", "user-list"):
+        if exchange.overlay is not None:
             self._judge("schema.idp-readable", exchange.idp_violations, exchange)
         if exchange.is_json:
             content_type = exchange.content_type
             self._declare("errors.content-type")
             self.check("errors.content-type", content_type.startswith("application/scim+json"),
                        "the response is labelled application/scim+json",
-                       expected="application/scim+json", actual=content_type or "(none)", exchange=exchange)
+                       expected="application/scim+json", actual=content_type or "(none)", exchange=exchange,
+                       cause=f"labelled {content_type.split(';')[0].strip() or '(none)'}")
 
     def _judge(self, requirement_id: str, violations: list, exchange: Exchange) -> None:
         self._declare(requirement_id)
@@ -122,7 +132,8 @@ class Verdict:
                    else f"the {exchange.kind} response of {exchange.label} violates its schema",
                    expected="no schema violation" if violations else None,
                    actual="; ".join(str(v) for v in violations) if violations else None,
-                   exchange=exchange if violations else None)
+                   exchange=exchange if violations else None,
+                   cause="; ".join(sorted({v.cause for v in violations})))
 
     def _declare(self, requirement_id: str) -> None:
         if requirement_id not in self.ids:
@@ -136,38 +147,61 @@ class Verdict:
     def skip_unjudged(self, reason: str) -> None:
         """The check stopped (skipped): each declared requirement it has not judged yet is skipped."""
         for requirement in self.declared:
-            if not any(f.requirement == requirement.id for f in self.findings):
+            if not self._judged(requirement):
                 self.skipped.setdefault(requirement.id, reason)
+
+    def crash(self, exc: BaseException) -> None:
+        """The check's own code raised `exc`: what it judged before stands, what it had not judged yet
+        is an error of the harness (never a verdict on the target)."""
+        self.error = f"{type(exc).__name__}: {exc}"
+
+    def _judged(self, requirement: Requirement) -> bool:
+        return any(f.requirement == requirement.id for f in self.findings)
 
     # ---- outcomes ------------------------------------------------------------------------
 
     def outcome_of(self, requirement: Requirement) -> str:
         mine = [f for f in self.findings if f.requirement == requirement.id]
         if any(not f.ok for f in mine):
-            return "failed" if requirement.level == "MUST" or self.strict else "warning"
+            strict = (requirement.level == "MUST" and not self.inferred_only(requirement)) or self.strict
+            return "failed" if strict else "warning"
         if mine:
             return "passed"
+        if self.error and requirement.id not in self.skipped:
+            return "error"
         return "skipped"
 
+    def inferred_only(self, requirement: Requirement) -> list[str]:
+        """The inferred request shapes (step[variant]) on which alone `requirement` failed, or [] when any of
+        its failures came from a documented or tenant-declared request. Such a failure is graded SHOULD: a
+        verdict is only as good as its source, and the reference only infers that the IdP sends them."""
+        failing = [f for f in self.findings if f.requirement == requirement.id and not f.ok]
+        if not failing or not all(f.exchange is not None and f.exchange.inferred for f in failing):
+            return []
+        return sorted({f.exchange.label for f in failing})
+
     def reason_of(self, requirement: Requirement) -> str:
+        shapes = self.inferred_only(requirement) if requirement.level == "MUST" and not self.strict else []
+        if shapes:
+            return (f"graded SHOULD: it failed only on request shapes the reference infers ({', '.join(shapes)}); "
+                    "a tenant that declares the shape (--variant) makes it a MUST")
+        if self._judged(requirement):
+            return ""
         if requirement.id in self.skipped:
             return self.skipped[requirement.id]
+        if self.error:
+            return f"{HARNESS_ERROR}: the check crashed before judging it ({self.error})"
         failed = [f for f in self.findings if not f.ok]
-        if not any(f.requirement == requirement.id for f in self.findings) and failed:
+        if failed:
             return f"not reached: {failed[0].requirement} failed first"
-        return ""
+        return "the check ended without judging it"
 
-    def results(self) -> list[dict]:
+    def results(self) -> list[Result]:
         """One result per declared requirement."""
-        out = []
-        for requirement in self.declared:
-            mine = [f for f in self.findings if f.requirement == requirement.id]
-            out.append({
-                "requirement": requirement.id, "level": requirement.level, "capability": requirement.capability,
-                "outcome": self.outcome_of(requirement), "reason": self.reason_of(requirement),
-                "findings": [f.record() for f in mine],
-            })
-        return out
+        return [Result(requirement=r.id, level=r.level, capability=r.capability, outcome=self.outcome_of(r),
+                       reason=self.reason_of(r), automatic=r.id in HARNESS_JUDGED,
+                       findings=tuple(f.record() for f in self.findings if f.requirement == r.id))
+                for r in self.declared]
 
     @property
     def failures(self) -> list[Finding]:
@@ -192,6 +226,8 @@ class Verdict:
                 lines += [f"  request:  {finding.exchange.summary()}",
                           f"  response: {finding.exchange.excerpt(300)}",
                           f"  reproduce: {finding.exchange.curl()}"]
+            if self.reason_of(requirement).startswith("graded SHOULD"):
+                lines.append(f"  {self.reason_of(requirement)}")
             lines.append(f"  source: {requirement.source}")
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks)

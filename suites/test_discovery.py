@@ -24,6 +24,11 @@ def _judge_schema(verdict, requirement: str, kind: str, answer) -> None:
         verdict.check(requirement, True, f"the body is a valid {kind}", exchange=answer)
 
 
+def _is_users_endpoint(client, endpoint: object) -> bool:
+    text = str(endpoint or "").rstrip("/")
+    return text.lstrip("/") == "Users" or client.resolve(text) == client.base_url + "/Users"
+
+
 def _get(client, verdict, requirement: str, path: str):
     answer = client.raw("GET", path, label=f"RFC GET {path}")
     verdict.require(requirement, answer.status == 200, f"GET {path} answers 200", expected=200,
@@ -46,12 +51,14 @@ def test_service_provider_config(client, verdict):
 def test_resource_types(client, verdict):
     """Sends GET /ResourceTypes.
 
-    Verifies: 200 with a ListResponse of resource types holding User, at endpoint /Users with the core
-    User schema (RFC 7644 §4, RFC 7643 §6).
+    Verifies: 200 with a ListResponse of resource types holding User with the core User schema at the
+    Users endpoint "relative to the Base URL of the service provider" (RFC 7643 §6,
+    https://www.rfc-editor.org/rfc/rfc7643#section-6): "Users", the RFC's own example "/Users", or any
+    reference that resolves to the base URL's /Users (RFC 7643 §2.3.7) (RFC 7644 §4).
     """
     answer = _get(client, verdict, "discovery.resource-types", "/ResourceTypes")
     _judge_schema(verdict, "discovery.resource-types", "resource-type-list", answer)
-    users = [r for r in resources(answer) if str(r.get("endpoint", "")).rstrip("/") == "/Users"]
+    users = [r for r in resources(answer) if _is_users_endpoint(client, r.get("endpoint"))]
     verdict.check("discovery.resource-types", any(r.get("schema") == CORE_USER for r in users),
                   "a resource type serves /Users with the core User schema",
                   expected={"endpoint": "/Users", "schema": CORE_USER},

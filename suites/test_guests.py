@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from scimcert.suites import CORE_USER, dig, found_nobody, integer_paging, list_of, named, needs, resources, values_for
+from scimcert.suites import (
+    CORE_USER,
+    dig,
+    found_nobody,
+    integer_paging,
+    list_of,
+    named,
+    needs,
+    number,
+    resources,
+    values_for,
+)
 
 NO_GUESTS = "SCIM_GUESTS is not set"
 MAX_PAGES = 200  # 20,000 users at Okta's 100 a page
@@ -96,7 +107,7 @@ def test_guests_not_found_by_filter(idp, client, verdict, target):
         lookup = idp.request("findUser", userName=guest.userName)
         found = client.send(lookup)
         verdict.check("guests.not-found-by-filter", found_nobody(found, lookup)
-                      and (found.status == 404 or dig(found.json, "totalResults") == 0),
+                      and (found.status == 404 or number(dig(found.json, "totalResults")) == 0),
                       f"the filter for guest {guest.userName} finds nobody",
                       expected="200 with totalResults 0 and no Resources" + (" (or 404)" if 404 in lookup.accepts else ""),
                       actual=f"{found.status or found.error}; totalResults {dig(found.json, 'totalResults')}; "

@@ -14,7 +14,8 @@ from scimcert.suites import dig, given_user, integer_paging, list_of, needs, num
 
 OWN_USERS = 3          # users a walk check creates, to find again
 WALKS = 3              # a walk during which the tenant changed is repeated, this many walks at most
-SMALL_COUNT = 2        # a small page, so that even a small tenant is really paged
+SMALL_COUNT = 2        # the smallest page, so that even a small tenant is really paged
+SMALL_PAGES = 8        # a small walk's pages: its count grows with the tenant, so a large one costs no more
 PAGE_LIMITS = {"okta": 1000, "small": 250}  # pages of one walk; past it, completeness is not judged
 PAGE_RULES = ("import.paging-integers", "import.items-per-page", "import.count-honoured", "import.start-index",
               "import.total-consistent")
@@ -64,6 +65,13 @@ class Walk:
     def page_of(self, user_id: str) -> Exchange | None:
         return next((page for _, page in self.pages
                      if any(str(dig(r, "id")) == user_id for r in resources(page))), self.last)
+
+
+def small_count(client, idp) -> int:
+    """A count that pages the tenant in about SMALL_PAGES short pages (at least SMALL_COUNT a page), read
+    from totalResults of the first small page."""
+    total = total_of(client, idp, 1, SMALL_COUNT)[1] or 0
+    return max(SMALL_COUNT, -(-total // SMALL_PAGES))
 
 
 def total_of(client, idp, start: int, count: int) -> tuple[Exchange, int | None]:
@@ -188,7 +196,8 @@ def judge_walk(verdict, run: Walk, own: list[str], note: str) -> None:
 @pytest.mark.requirement("import.walk-complete", *PAGE_RULES)
 def test_import_walk(idp, client, verdict, users, size):
     """Creates 3 users, then walks GET /Users as Okta's import does: startIndex=1, 1+count, ... until
-    startIndex > totalResults, with Okta's count=100 (okta) or count=2 (small: real paging on a small tenant).
+    startIndex > totalResults, with Okta's count=100 (okta) or a small count (small: about 8 short pages,
+    count=2 on a small tenant, so that it is really paged).
 
     Verifies: every page has integer paging numbers, itemsPerPage = len(Resources) <= count, echoes the
     startIndex asked for, joins the previous page without gap or overlap and states the same totalResults;
@@ -197,14 +206,14 @@ def test_import_walk(idp, client, verdict, users, size):
     """
     needs_import(idp)
     own = [given_user(client, idp, users)[1] for _ in range(OWN_USERS)]
-    count = okta_count(idp) if size == "okta" else SMALL_COUNT
+    count = okta_count(idp) if size == "okta" else small_count(client, idp)
     run, note = settled_walk(client, idp, count, PAGE_LIMITS[size])
     judge_walk(verdict, run, own, note)
 
 
 @pytest.mark.requirement("import.stable-order")
 def test_import_order_is_stable(idp, client, verdict, users):
-    """Creates 3 users, then walks GET /Users twice with count=2.
+    """Creates 3 users, then walks GET /Users twice with a small count (about 8 pages, at least 2 a page).
 
     Verifies: the users seen by both walks come in the same order (okta.md §2.2: the same ordering
     whatever count and startIndex).
@@ -212,7 +221,8 @@ def test_import_order_is_stable(idp, client, verdict, users):
     needs_import(idp)
     for _ in range(OWN_USERS):
         given_user(client, idp, users)
-    first, second = (walk(client, idp, SMALL_COUNT, PAGE_LIMITS["small"]) for _ in range(2))
+    count = small_count(client, idp)
+    first, second = (walk(client, idp, count, PAGE_LIMITS["small"]) for _ in range(2))
     for run in (first, second):
         if run.broken is not None:
             pytest.skip(f"precondition failed: a page of the walk answered {run.broken.status or run.broken.error} "
@@ -223,7 +233,7 @@ def test_import_order_is_stable(idp, client, verdict, users):
     differs = next((k for k, (a, b) in enumerate(zip(order, again, strict=False)) if a != b), None)
     around = slice(max(0, (differs or 0) - 2), (differs or 0) + 3)
     verdict.check("import.stable-order", differs is None,
-                  f"two walks (count={SMALL_COUNT}) list the {len(common)} users they share in the same order",
+                  f"two walks (count={count}) list the {len(common)} users they share in the same order",
                   expected=order[around] if differs is not None else f"{len(order)} users in one order",
                   actual=again[around] if differs is not None else f"{len(again)} users in that order",
                   exchange=second.page_of(again[differs]) if differs is not None else second.last)

@@ -40,6 +40,11 @@ class SuiteRun:
     def warned_requirements(self) -> set[str]:
         return {result["requirement"] for _, result in self.results() if result["outcome"] == "warning"}
 
+    def harness_errors(self) -> list[str]:
+        """Checks that crashed inside scimcert (outcome error), with their exception."""
+        return [f"{check['nodeid']}: {check.get('error')}" for check in self.document["checks"]
+                if check["outcome"] == "error"]
+
     def junit(self) -> ET.Element:
         return ET.parse(self.reports / "junit.xml").getroot()
 
@@ -54,13 +59,19 @@ class SuiteRun:
 
 def run_suite(reports: Path, *args: str, env: dict | None = None, suites: str = "suites",
               timeout: float = 600) -> SuiteRun:
-    """`python -m pytest suites ...` from the repository root, with a clean SCIM_* environment plus `env`."""
+    """`python -m pytest suites ...` from the repository root, with a clean SCIM_* environment plus `env`.
+
+    Every run asserts that no check crashed inside scimcert: hostile, chaotic, killed or faulty targets
+    give failed checks with evidence, never a harness error."""
     environment = {k: v for k, v in os.environ.items() if k not in SCIM_ENV and not k.startswith("PYTEST_")}
     environment.update(env or {})
     command = [sys.executable, "-m", "pytest", suites, "-q", "-p", "no:cacheprovider", "--reports-dir", str(reports),
                *args]
     finished = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout)
-    return SuiteRun(finished.returncode, finished.stdout, finished.stderr, reports)
+    run = SuiteRun(finished.returncode, finished.stdout, finished.stderr, reports)
+    if (reports / "conformance.json").is_file():  # whatever the target did, no check may crash (outcome error)
+        assert run.harness_errors() == [], run.harness_errors()
+    return run
 
 
 def external(server, **env: str) -> dict:

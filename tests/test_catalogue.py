@@ -13,10 +13,7 @@ from scimcert.profiles import profiles
 from scimcert.reference.tenant import Tenant
 from scimcert.requirements import catalogue
 from scimcert.schemas import describe, errors
-from scimcert.verdict import AUTOMATIC
-
-# Requirements the harness judges on every response (scimcert.verdict.Verdict.absorb), not a check.
-JUDGED_BY_HARNESS = {*AUTOMATIC.values(), "errors.status-string", "errors.content-type", "schema.idp-readable"}
+from scimcert.verdict import HARNESS_JUDGED as JUDGED_BY_HARNESS  # judged on every response (Verdict.absorb)
 
 
 @pytest.fixture(scope="module")

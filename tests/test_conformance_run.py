@@ -6,16 +6,20 @@ server on a free loopback port (or the test starts scim2-server, a third-party s
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import httpx
 import pytest
 from suite_runs import external, run_suite
 
+from scimcert.paths import DEFAULT_TENANT
 from scimcert.reference import Tenant
 from scimcert.schemas import describe, errors
 
@@ -30,13 +34,48 @@ def clean_run(tmp_path_factory):
 
 
 def test_reference_server_passes_every_must(clean_run):
-    """No false positives: against the correct server the run exits 0 with no failure and no warning."""
+    """No false positives: against the correct server the run exits 0 with no failure, warning or error."""
     assert clean_run.returncode == 0, clean_run.stdout[-3000:]
     assert clean_run.failed_requirements() == set()
     assert clean_run.warned_requirements() == set()
-    assert clean_run.document["verdict"] == "PASS"
-    judged = {result["requirement"] for _, result in clean_run.results() if result["outcome"] == "passed"}
-    assert len(judged) >= 40, judged
+    assert clean_run.harness_errors() == []
+    assert clean_run.document["verdict"] == "PASS" and clean_run.document["why"] == []
+
+
+EXPECTED = Path(__file__).parent / "expected" / "clean-run.json"
+UPDATE = "SCIMCERT_UPDATE_EXPECTED"
+
+
+def _clean_sets(run) -> dict:
+    """Per column (IdP, or rfc): the requirement IDs that passed, and every skip as [check, requirement, reason]."""
+    sets: dict = defaultdict(lambda: {"passed": set(), "skipped": set()})
+    for check, result in run.results():
+        column = sets[check["idp"] or "rfc"]
+        if result["outcome"] == "passed":
+            column["passed"].add(result["requirement"])
+        elif result["outcome"] == "skipped":
+            column["skipped"].add((check["nodeid"], result["requirement"], result["reason"]))
+    return {name: {"passed": sorted(found["passed"]), "skipped": [list(s) for s in sorted(found["skipped"])]}
+            for name, found in sorted(sets.items())}
+
+
+def test_clean_run_passes_and_skips_exactly_what_is_expected(clean_run):
+    """The clean run, per profile, passes exactly the expected requirements and skips exactly the expected
+    (check, requirement) pairs for the expected reasons: a pass that turns into a skip fails CI until
+    tests/expected/clean-run.json is updated on purpose (SCIMCERT_UPDATE_EXPECTED=1 pytest tests -k exactly)."""
+    found = _clean_sets(clean_run)
+    if os.environ.get(UPDATE):
+        EXPECTED.write_text(json.dumps(found, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        pytest.skip(f"{UPDATE}: rewrote {EXPECTED.name}; review `git diff` before committing it")
+    expected = json.loads(EXPECTED.read_text("utf-8"))
+    assert sorted(found) == sorted(expected)
+    for column in expected:
+        passed, wanted = set(found[column]["passed"]), set(expected[column]["passed"])
+        assert passed == wanted, f"{column}: no longer passed {sorted(wanted - passed)}; newly passed {sorted(passed - wanted)}"
+        skipped = {tuple(s) for s in found[column]["skipped"]}
+        wanted_skips = {tuple(s) for s in expected[column]["skipped"]}
+        assert skipped == wanted_skips, (f"{column}: new skips {sorted(skipped - wanted_skips)}; "
+                                         f"skips gone {sorted(wanted_skips - skipped)}")
 
 
 def test_all_reports_are_written_and_conformance_json_validates(clean_run):
@@ -128,6 +167,28 @@ def test_a_run_that_judges_no_must_fails(tmp_path):
     assert run.document["vacuous"] is True
     reasons = {result["reason"] for _, result in run.results()}
     assert any("SCIM_ORG_DOMAINS" in reason for reason in reasons)
+
+
+@pytest.mark.parametrize("tenant_refuses", [True, False], ids=["tenant-refuses", "tenant-reactivates"])
+def test_declared_refused_reactivation_is_judged(tmp_path, tenant_refuses):
+    """SCIM_REACTIVATION=refused (Asana documents that it does not reactivate users): against a tenant that
+    refuses, deactivate.reactivate passes for every profile and shape; against one that reactivates anyway,
+    the same declaration fails it (the refused branch can fail)."""
+    from scimcert.reference import ReferenceServer
+
+    data = json.loads(DEFAULT_TENANT.read_text("utf-8"))
+    data["options"] = {**data.get("options", {}), "reactivation": "refused" if tenant_refuses else "allowed"}
+    with ReferenceServer(Tenant.from_dict(data)) as server:
+        run = run_suite(tmp_path, "-k", "reactivation", suites="suites/test_deactivate.py",
+                        env=external(server, SCIM_REACTIVATION="refused"))
+    results = [(check["nodeid"], result) for check, result in run.results()
+               if result["requirement"] == "deactivate.reactivate"]
+    assert {check["idp"] for check, _ in run.results()} == {"okta", "onelogin", "entra"}
+    assert results and all(r["outcome"] == ("passed" if tenant_refuses else "failed") for _, r in results), results
+    assert run.returncode == (0 if tenant_refuses else 1)
+    if not tenant_refuses:
+        messages = {f["message"] for _, r in results for f in r["findings"] if not f["ok"]}
+        assert any("declares reactivation refused" in m for m in messages), messages
 
 
 def test_collect_only_lists_requirement_ids(tmp_path):

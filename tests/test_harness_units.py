@@ -7,11 +7,12 @@ import json
 import pytest
 
 from scimcert import config
-from scimcert.client import Exchange, response_kind
+from scimcert.client import EMPTY_ERROR, Exchange, response_kind
 from scimcert.paths import FIXTURES
 from scimcert.profiles import ProfileError, profiles, render, select
 from scimcert.redact import MASK, Redactor
 from scimcert.requirements import CatalogueError, lookup
+from scimcert.validation import Violation, validate
 from scimcert.verdict import NotReached, Verdict
 
 # ---- configuration --------------------------------------------------------------------------
@@ -79,6 +80,19 @@ def test_redactor_masks_token_and_its_base64_form():
     text = redact("Bearer secret-token-123 and c2VjcmV0LXRva2VuLTEyMw== in a body")
     assert "secret-token-123" not in text and "c2VjcmV0LXRva2VuLTEyMw==" not in text and MASK in text
     assert redact.header("Authorization", "Bearer anything") == f"Bearer {MASK}"
+
+
+@pytest.mark.parametrize("reference, absolute", [
+    ("/scim/v2/Users/1", "https://t.example/scim/v2/Users/1"), ("Users/1", "https://t.example/scim/v2/Users/1"),
+    ("https://t.example/scim/v2/Users/1", "https://t.example/scim/v2/Users/1"),
+])
+def test_references_resolve_against_the_scim_base(reference, absolute):
+    """RFC 7643 §2.3.7: a relative reference resolves against the base URI up to the endpoint."""
+    from scimcert.client import ScimClient
+
+    client = ScimClient("https://t.example/scim/v2", "t0ken-t0ken-t0ken", redactor=Redactor())
+    assert client.resolve(reference) == absolute
+    client.close()
 
 
 def test_exchange_curl_never_carries_the_token():
@@ -237,6 +251,14 @@ def test_a_chosen_variant_is_what_the_default_step_renders():
     assert isinstance(chosen["onelogin"].request("updateUser", **_sample()).body["emails"], list)
 
 
+def test_an_inferred_shape_is_a_fact_once_the_tenant_declares_it():
+    onelogin = profiles()["onelogin"]
+    assert onelogin.request("deactivateUser", "string", **_sample()).inferred
+    declared = {p.id: p for p in select(["onelogin"], {"onelogin.deactivateUser": "string"})}["onelogin"]
+    assert not declared.request("deactivateUser", **_sample()).inferred
+    assert declared.request("reactivateUser", **_sample()).inferred  # another step keeps its mark
+
+
 @pytest.mark.parametrize("variants, message", [
     ({"onelogin.createUser": "nonesuch"}, "OneLogin has no variant 'nonesuch'"),
     ({"createUser": "nonesuch"}, "no selected IdP profile has the variant"),
@@ -259,7 +281,7 @@ def test_must_violation_fails_and_should_violation_warns():
     verdict = Verdict.for_ids(["create.duplicate-409", "create.case-variant-409"])
     verdict.check("create.duplicate-409", False, "duplicate refused", expected=409, actual=201)
     verdict.check("create.case-variant-409", False, "case variant refused", expected=409, actual=201)
-    outcomes = {r["requirement"]: r["outcome"] for r in verdict.results()}
+    outcomes = {r.requirement: r.outcome for r in verdict.results()}
     assert outcomes == {"create.duplicate-409": "failed", "create.case-variant-409": "warning"}
     assert [f.requirement for f in verdict.failures] == ["create.duplicate-409"]
     assert "expected: 409" in verdict.report(verdict.failures)
@@ -268,14 +290,14 @@ def test_must_violation_fails_and_should_violation_warns():
 def test_strict_turns_should_into_failure():
     verdict = Verdict.for_ids(["create.case-variant-409"], strict=True)
     verdict.check("create.case-variant-409", False, "case variant refused")
-    assert verdict.results()[0]["outcome"] == "failed"
+    assert verdict.results()[0].outcome == "failed"
 
 
 def test_require_stops_and_unreached_requirements_say_why():
     verdict = Verdict.for_ids(["create.created-201", "create.echo-values"])
     with pytest.raises(NotReached):
         verdict.require("create.created-201", False, "created")
-    reasons = {r["requirement"]: (r["outcome"], r["reason"]) for r in verdict.results()}
+    reasons = {r.requirement: (r.outcome, r.reason) for r in verdict.results()}
     assert reasons["create.echo-values"] == ("skipped", "not reached: create.created-201 failed first")
 
 
@@ -285,18 +307,109 @@ def test_undeclared_requirement_cannot_be_judged():
         verdict.check("token.missing-401", True, "x")
 
 
-def test_responses_are_judged_automatically():
+def _answer(kind: str, body, *, status: int = 401, overlay: str | None = None, content_type="application/json"):
+    """An Exchange as the client builds it: parsed and validated (RFC schema, and `overlay` when given)."""
+    text = "" if body is None else json.dumps(body)
+    answer = Exchange("x", "GET", "http://t/Users", {}, None, status=status, response_text=text,
+                      response_headers={"content-type": content_type}, kind=kind)
+    answer._parsed = body
+    if text:
+        answer.violations = validate(kind, body)
+    elif kind == "error":
+        answer.violations = [Violation("", EMPTY_ERROR, "scim/error.json", "required")]
+    if overlay:
+        answer.overlay = overlay
+        answer.idp_violations = [v for v in validate(kind, body, idp=overlay) if v.schema.startswith("idp/")]
+    return answer
+
+
+def _outcomes(*answers) -> dict[str, str]:
     verdict = Verdict.for_ids(["token.missing-401"])
-    bad = Exchange("x", "GET", "http://t/Users", {}, None, status=401, response_text='{"status": 401}',
-                   response_headers={"content-type": "application/json"}, kind="error")
-    bad._parsed = {"status": 401}
-    from scimcert.validation import validate
-    bad.violations = validate("error", bad._parsed)
-    verdict.absorb(bad)
-    outcomes = {r["requirement"]: r["outcome"] for r in verdict.results()}
+    for answer in answers:
+        verdict.absorb(answer)
+    return {r.requirement: r.outcome for r in verdict.results()}
+
+
+def test_responses_are_judged_automatically():
+    outcomes = _outcomes(_answer("error", {"status": 401}))
     assert outcomes["errors.scim-error-body"] == "failed"
     assert outcomes["errors.status-string"] == "warning"
     assert outcomes["errors.content-type"] == "warning"
+
+
+def test_an_empty_error_body_fails_and_judges_nothing_it_cannot_see():
+    """RFC 7644 §3.12: errors MUST be returned in the body; an empty body cannot show a status string."""
+    outcomes = _outcomes(_answer("error", None))
+    assert outcomes == {"token.missing-401": "skipped", "errors.scim-error-body": "failed"}
+
+
+def test_an_empty_user_body_is_not_judged():
+    """A PATCH may answer 200 with no body: there is no user to validate, so no schema finding at all."""
+    assert _outcomes(_answer("user", None, status=200)) == {"token.missing-401": "skipped"}
+
+
+def test_idp_readable_is_judged_only_where_an_overlay_applies():
+    user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "a@example.com"}
+    without = _outcomes(_answer("user", user, status=200))
+    assert "schema.idp-readable" not in without  # an RFC-only check: nothing the IdP reads was checked
+    with_overlay = _outcomes(_answer("user", user, status=200, overlay="okta"))
+    assert with_overlay["schema.idp-readable"] == "failed"  # Okta reads name.givenName and name.familyName
+
+
+def test_status_string_needs_a_status_to_judge():
+    error = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "detail": "no"}
+    assert "errors.status-string" not in _outcomes(_answer("error", error))
+    assert _outcomes(_answer("error", {**error, "status": "401"}))["errors.status-string"] == "passed"
+
+
+def _sent(inferred: bool, status: int = 400) -> Exchange:
+    return Exchange("deactivateUser[string]", "PUT", "http://t/Users/1", {}, "{}", status=status, inferred=inferred)
+
+
+@pytest.mark.parametrize("inferred, strict, outcome", [(True, False, "warning"), (False, False, "failed"),
+                                                       (True, True, "failed")])
+def test_a_must_failure_on_an_inferred_shape_alone_is_graded_should(inferred, strict, outcome):
+    """A verdict is only as good as its source: a failure seen only on request shapes the reference infers
+    warns (failing under --strict); one documented or declared shape among the failures makes it fail."""
+    verdict = Verdict.for_ids(["deactivate.accepted"], strict=strict)
+    verdict.check("deactivate.accepted", False, "the deactivation succeeds", exchange=_sent(inferred))
+    [result] = verdict.results()
+    assert result.outcome == outcome
+    assert result.reason.startswith("graded SHOULD") == (outcome == "warning")
+    verdict.check("deactivate.accepted", False, "the documented shape too", exchange=_sent(False))
+    assert verdict.results()[0].outcome == "failed"
+
+
+@pytest.mark.parametrize("scim_type, outcome", [(None, None), ("invalidSyntax", "passed"), ("invalidValue", "warning")])
+def test_scim_type_is_optional_but_right_when_given(scim_type, outcome):
+    """RFC 7644 §3.12: scimType is OPTIONAL; when an error names one, it is the Table 9 keyword."""
+    from scimcert.suites import judge_scim_type
+
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400",
+            **({"scimType": scim_type} if scim_type else {})}
+    verdict = Verdict.for_ids(["errors.scim-type"])
+    judge_scim_type(verdict, _answer("error", body, status=400), "invalidSyntax")
+    assert {r.requirement: r.outcome for r in verdict.results()}["errors.scim-type"] == (outcome or "skipped")
+
+
+def test_a_crash_leaves_what_was_judged_and_errors_the_rest():
+    verdict = Verdict.for_ids(["create.created-201", "create.echo-values", "create.location"])
+    verdict.check("create.created-201", True, "created")
+    verdict.skip("create.location", "no Location asked")
+    verdict.crash(KeyError("x"))
+    outcomes = {r.requirement: (r.outcome, r.reason) for r in verdict.results()}
+    assert outcomes["create.created-201"] == ("passed", "")
+    assert outcomes["create.location"] == ("skipped", "no Location asked")
+    assert outcomes["create.echo-values"][0] == "error"
+    assert outcomes["create.echo-values"][1].startswith("harness error: the check crashed before judging it (KeyError")
+
+
+def test_automatic_failures_carry_a_cause_alike_across_resources():
+    users = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 2,
+             "startIndex": 1, "itemsPerPage": 2, "Resources": [{"id": "1"}, {"id": "2"}]}
+    causes = {v.cause for v in validate("user-list", users)}
+    assert causes == {"/Resources/*: 'userName' is a required property (scim/user.json)",
+                      "/Resources/*: 'schemas' is a required property (scim/user.json)"}
 
 
 @pytest.mark.parametrize("method, path, status, kind", [

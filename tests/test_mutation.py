@@ -1,9 +1,11 @@
-"""The suite proves itself: each fault of the reference server, alone, is caught where it should be.
+"""The suite proves itself: each fault of the reference server, alone, is caught exactly where it should be,
+no check crashes, and every verdict the correct server passes is shown able to fail.
 
-One mutation run (scimcert.mutation: the correct server plus every fault, in-process pytest runs on a
-pool of worker processes) feeds one test per fault. Under pytest-xdist the run happens once per test
-session: the first worker to need it runs it under a file lock and leaves the outcomes in the session's
-shared temporary directory for the others (pytest-xdist's recipe for a fixture that runs once).
+One mutation run (scimcert.mutation: the correct server plus every fault, each with every IdP profile,
+in-process pytest runs on a pool of worker processes) feeds every test here. Under pytest-xdist the run
+happens once per test session: the first worker to need it runs it under a file lock and leaves the
+outcomes in the session's shared temporary directory for the others (pytest-xdist's recipe for a
+fixture that runs once).
 """
 
 from __future__ import annotations
@@ -27,45 +29,80 @@ def _mutation_run() -> list[mutation.Outcome]:
     found = mutation.run_all(sorted(FAULTS), workers=os.cpu_count() or 2, extra=[])
     MUTATION_TABLE.parent.mkdir(exist_ok=True)
     MUTATION_TABLE.write_text("\n".join(mutation.table(found))
-                     + f"\nmutation run: {time.perf_counter() - started:.0f} s for {len(FAULTS)} faults\n")
+                              + f"\nmutation run: {time.perf_counter() - started:.0f} s for {len(FAULTS)} faults\n")
     return found
 
 
 @pytest.fixture(scope="session")
-def outcomes(tmp_path_factory, worker_id) -> dict[str, mutation.Outcome]:
+def outcomes(tmp_path_factory, worker_id) -> list[mutation.Outcome]:
     if worker_id == "master":  # not under xdist
-        return {o.fault: o for o in _mutation_run()}
+        return _mutation_run()
     shared = tmp_path_factory.getbasetemp().parent / "mutation-outcomes.json"
     with FileLock(str(shared) + ".lock"):
         if shared.is_file():
-            found = [mutation.Outcome(**fields) for fields in json.loads(shared.read_text())]
-        else:
-            found = _mutation_run()
-            shared.write_text(json.dumps([dataclasses.asdict(o) for o in found]))
-    return {o.fault: o for o in found}
+            return [mutation.Outcome(**fields) for fields in json.loads(shared.read_text())]
+        found = _mutation_run()
+        shared.write_text(json.dumps([dataclasses.asdict(o) for o in found]))
+    return found
 
 
-def test_correct_server_has_no_false_positive(outcomes):
-    baseline = outcomes[mutation.BASELINE]
-    assert baseline.exit_code == 0 and baseline.failed == [] and baseline.warned == []
+@pytest.fixture(scope="session")
+def by_fault(outcomes) -> dict[str, mutation.Outcome]:
+    return {o.fault: o for o in outcomes}
+
+
+def test_correct_server_has_no_false_positive(by_fault):
+    baseline = by_fault[mutation.BASELINE]
+    assert baseline.exit_code == 0 and baseline.flagged() == []
 
 
 @pytest.mark.parametrize("name", sorted(FAULTS))
-def test_fault_is_detected_where_it_should_be(outcomes, name):
-    outcome = outcomes[name]
-    assert outcome.expected, f"{name} declares no requirement it breaks"
-    assert outcome.detected, f"{name}: expected {outcome.expected}, failed {outcome.failed}, warned {outcome.warned}"
-    assert outcome.stray == [], f"{name}: requirements of unrelated capabilities failed: {outcome.stray}"
+def test_fault_is_detected_where_it_should_be(by_fault, name):
+    """Every requirement the fault declares fails (MUST) or warns (SHOULD) where it is exposed, and nothing
+    else fails or warns: a declaration is the fault's exact diagnosis."""
+    outcome = by_fault[name]
+    assert outcome.declared, f"{name} declares no requirement it breaks"
+    missed = [r for r in outcome.declared if not outcome.caught(r)]
+    assert outcome.detected, f"{name}: not caught {missed}; failed {outcome.failed}, warned {outcome.warned}"
+    assert outcome.stray == [], f"{name}: failed or warned without being declared, or in the wrong profile"
 
 
-def test_every_must_requirement_is_broken_by_some_fault():
+def test_no_check_crashes_in_any_mutation_run(outcomes):
+    """A fault of the target is a failure with evidence, never an exception inside a check."""
+    assert {o.fault: o.crashes for o in outcomes if o.crashes} == {}
+
+
+def test_every_pair_that_passes_is_shown_failing_for_its_idp(outcomes):
+    """Every (requirement, IdP) pair that passes against the correct server fails (or warns) in at least one
+    fault run, in that IdP's column: the proof covers OneLogin and Entra as it covers Okta."""
+    found = mutation.coverage(outcomes)
+    assert len(found.pairs) > 150
+    assert found.unproven_pairs == set()
+
+
+def test_every_passed_result_could_have_been_false(outcomes):
+    """Every (check, requirement) result that passes against the correct server fails (or warns) in at least
+    one fault run: no passed result rests only on findings that could not have failed."""
+    found = mutation.coverage(outcomes)
+    assert len(found.checks) > 800
+    assert found.unproven_checks == set()
+
+
+@pytest.mark.parametrize("level", ["MUST", "SHOULD"])
+def test_every_requirement_is_broken_by_some_fault(level):
     declared = {r for fault in FAULTS.values() for r in fault.requirements}
-    unbroken = {r.id for r in catalogue().values() if r.level == "MUST"} - declared
+    unbroken = {r.id for r in catalogue().values() if r.level == level} - declared
     assert unbroken == set()
 
 
+def test_scopes_name_requirements_the_fault_breaks():
+    for fault in FAULTS.values():
+        assert {r for r, _ in fault.only} <= set(fault.requirements), fault.name
+        assert all(set(fault.exposed_in(r)) <= {"okta", "onelogin", "entra"} for r in fault.requirements), fault.name
+
+
 def test_registry_size_and_coverage():
-    assert len(FAULTS) >= 60
+    assert len(FAULTS) >= 79
     per_capability = {}
     for fault in FAULTS.values():
         per_capability[fault.capability] = per_capability.get(fault.capability, 0) + 1

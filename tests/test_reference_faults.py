@@ -174,6 +174,13 @@ def _(c, server):
     return len(body["Resources"]), body["itemsPerPage"]
 
 
+@case("paging-items-per-page-is-total", correct=(1, 1), faulty=(1, 3))
+def _(c, server):
+    users, expression = same_stem_users(c, 3)
+    body = list_users(c, expression, startIndex=1, count=1).json()
+    return len(body["Resources"]), body["itemsPerPage"]
+
+
 @case("paging-zero-based", correct=(0, 1), faulty=(1, 1))
 def _(c, server):
     users, expression = same_stem_users(c, 3)
@@ -308,6 +315,14 @@ def _(c, server):
     return "password" in created, "password" in read, "password" in listed
 
 
+@case("responses-masked-password", correct=(False, False, False), faulty=("********",) * 3)
+def _(c, server):
+    created = new_user(c)
+    read = c.get(f"/Users/{created['id']}").json()
+    listed = list_users(c, f'userName eq "{created["userName"]}"').json()["Resources"][0]
+    return tuple(body.get("password", False) for body in (created, read, listed))
+
+
 @case("create-integer-id", correct=("str", 200, 204), faulty=("int", 200, 204))
 def _(c, server):
     created = new_user(c)
@@ -360,6 +375,21 @@ def _(c, server):
     created = new_user(c, title="Lead")
     replaced = c.put(f"/Users/{created['id']}", json=user_body(created["userName"]))
     return replaced.status_code, c.get(f"/Users/{created['id']}").json().get("title")
+
+
+@case("put-ignored", correct=(200, "Lead"), faulty=(200, None))
+def _(c, server):
+    created = new_user(c)
+    replaced = c.put(f"/Users/{created['id']}", json=user_body(created["userName"], title="Lead"))
+    return replaced.status_code, c.get(f"/Users/{created['id']}").json().get("title")
+
+
+@case("update-rejects-empty-values", correct=(200, 200, None), faulty=(400, 400, "Lead"))
+def _(c, server):
+    created = new_user(c, title="Lead")
+    put = c.put(f"/Users/{created['id']}", json=user_body(created["userName"], title=""))
+    patched = patch(c, created["id"], replace("title", ""))
+    return put.status_code, patched.status_code, c.get(f"/Users/{created['id']}").json().get("title")
 
 
 @case("patch-pathless-rejected", correct=(200, "Path Less"), faulty=(400, None))
@@ -606,6 +636,14 @@ def _(c, server):
     return missing["status"], c.post("/Users", json=body).json()["status"]
 
 
+@case("errors-scim-type-always-invalid-value", correct=("invalidSyntax", "invalidFilter"),
+      faulty=("invalidValue", "invalidValue"))
+def _(c, server):
+    malformed = c.post("/Users", content=b'{"userName": ', headers={"Content-Type": "application/scim+json"})
+    bad_filter = c.get("/Users", params={"filter": "userName regex \"x\""})
+    return malformed.json().get("scimType"), bad_filter.json().get("scimType")
+
+
 @case("errors-not-scim", correct=([ERROR_URN], False), faulty=(None, True))
 def _(c, server):
     body = c.get(f"/Users/{MISSING_ID}").json()
@@ -626,6 +664,12 @@ def _(c, server):
 
 
 @case("responses-application-json", correct=("application/scim+json",) * 3, faulty=("application/json",) * 3)
+def _(c, server):
+    user = c.post("/Users", json=user_body())
+    return media_type(user), media_type(c.get("/Users")), media_type(c.get(f"/Users/{MISSING_ID}"))
+
+
+@case("responses-text-plain", correct=("application/scim+json",) * 3, faulty=("text/plain",) * 3)
 def _(c, server):
     user = c.post("/Users", json=user_body())
     return media_type(user), media_type(c.get("/Users")), media_type(c.get(f"/Users/{MISSING_ID}"))

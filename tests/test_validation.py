@@ -270,6 +270,23 @@ def test_rfc_service_provider_config_is_valid():
     assert validate("service-provider-config", RFC_SPC, "okta") == []  # no overlay: the RFC schema only
 
 
+def test_optional_service_provider_config_uris_may_be_null():
+    """RFC 7643 §2.5: null is the unassigned state (django-scim2 sends "documentationUri": null)."""
+    spc = copy.deepcopy(RFC_SPC)
+    spc["documentationUri"] = None
+    spc["authenticationSchemes"][0].update(specUri=None, documentationUri=None)
+    assert validate("service-provider-config", spc) == []
+
+
+@pytest.mark.parametrize("location", ["/scim/v2/Users/2819c223", "Users/2819c223",
+                                      "https://example.com/v2/Users/2819c223"])
+def test_references_may_be_relative(location):
+    """RFC 7643 §2.3.7: a reference «MUST be the absolute or relative URI of the target resource» (SCIMMY
+    sends meta.location /scim/v2/Users/<id>)."""
+    user = {**OKTA_USER, "profileUrl": "/people/bjensen", "meta": {"resourceType": "User", "location": location}}
+    assert validate("user", user) == []
+
+
 def test_resource_type_without_id_is_valid():
     """RFC 7643 §6: «The "id" attribute is not required for the resource type resource» (OPTIONAL)."""
     body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"], "name": "User",
@@ -532,11 +549,11 @@ def test_two_primary_emails():
     ({"emails": {"value": "a@example.com"}}, "/emails"),
     ({"phoneNumbers": [{"value": 5555555}]}, "/phoneNumbers/0/value"),
     ({"photos": [{"value": "not a uri"}]}, "/photos/0/value"),
-    ({"profileUrl": "bjensen"}, "/profileUrl"),
+    ({"profileUrl": "login page"}, "/profileUrl"),
     ({"meta": {"resourceType": "Group"}}, "/meta/resourceType"),
     ({"meta": {"resourceType": "User", "created": "2010-01-23"}}, "/meta/created"),
     ({"meta": {"resourceType": "User", "lastModified": "yesterday"}}, "/meta/lastModified"),
-    ({"meta": {"resourceType": "User", "location": "/Users/1"}}, "/meta/location"),
+    ({"meta": {"resourceType": "User", "location": "/Users/ 1"}}, "/meta/location"),
     ({"meta": {"resourceType": "User", "version": "3694e05e9dff590"}}, "/meta/version"),
     ({"externalId": 701984}, "/externalId"),
 ])

@@ -39,29 +39,38 @@ CAPABILITIES = ("token", "import", "filter", "create", "update", "deactivate", "
 @dataclass(frozen=True)
 class Fault:
     """A named bug: what it breaks (capability), and the requirement IDs of the conformance suite it
-    violates (fixtures/requirements.json) at `level`: MUST faults fail a run, SHOULD faults warn."""
+    violates (fixtures/requirements.json), written from what the bug means: every one of them must fail
+    (or warn, at SHOULD level) and no other may (scimcert.mutation)."""
 
     name: str
     capability: str
     description: str
     build: Callable[[], Layer]
     requirements: tuple[str, ...] = ()
-    level: str = "MUST"
     idps: tuple[str, ...] = ()  # the only IdP profiles whose requests expose it; () = every profile's
+    only: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (requirement, IdPs): a narrower scope for one of them
+
+    def exposed_in(self, requirement: str) -> tuple[str, ...]:
+        """The report columns (IdPs) in which `requirement` may show this fault; () = any column."""
+        return dict(self.only).get(requirement, self.idps)
 
 
 FAULTS: dict[str, Fault] = {}
 
 
-def fault(name: str, capability: str, description: str, *, breaks: tuple[str, ...] = (), level: str = "MUST",
-          idps: tuple[str, ...] = ()):
-    """Register the decorated layer factory as a fault that breaks the requirements `breaks`. A fault
-    only some IdPs' requests expose names them (`idps`): it must fail those profiles and no other."""
+def fault(name: str, capability: str, description: str, *, breaks: tuple[str, ...] = (),
+          idps: tuple[str, ...] = (), only: dict[str, tuple[str, ...]] | None = None):
+    """Register the decorated layer factory as a fault that breaks the requirements `breaks` (what the
+    bug violates first, then what a client reading the answer is denied as a consequence). A fault
+    only some IdPs' requests expose names them (`idps`): it must fail those profiles and no other;
+    `only` narrows that for single requirements (a quirk only one IdP's request shape carries)."""
     assert capability in CAPABILITIES, capability
     assert name not in FAULTS, name
+    assert set(only or {}) <= set(breaks), f"{name}: 'only' names a requirement it does not break"
 
     def register(build: Callable[[], Layer]) -> Callable[[], Layer]:
-        FAULTS[name] = Fault(name, capability, description, build, tuple(breaks), level, tuple(idps))
+        FAULTS[name] = Fault(name, capability, description, build, tuple(breaks), tuple(idps),
+                             tuple((r, tuple(i)) for r, i in (only or {}).items()))
         return build
 
     return register
@@ -222,6 +231,14 @@ def nothing_left_to_patch(ex: Exchange) -> None:
         ex.method, ex.raw_body = "GET", b""
 
 
+def ignoring(method: str) -> Rewrite:
+    """A fault that answers every `method` of a user like a GET of it: 200 with the user, nothing applied."""
+    def on_request(ex: Exchange) -> None:
+        if ex.method == method and ex.user_id:
+            ex.method, ex.raw_body = "GET", b""
+    return Rewrite(on_request)
+
+
 def with_methods(policy: Policy, **methods: Callable) -> Policy:
     """A copy of `policy` whose named methods are replaced."""
     faulty = type(f"Faulty{type(policy).__name__}", (type(policy),), methods)
@@ -255,7 +272,7 @@ def _authorize_as_active(exchange: Exchange) -> None:
 
 
 @fault("auth-any-bearer-accepted", "token", "Any bearer token is accepted: the token is never checked.",
-       breaks=("token.error-body", "token.invalid-401", "token.revoked-401", "token.writes-refused", "token.www-authenticate"))
+       breaks=("token.invalid-401", "token.revoked-401", "token.writes-refused", "token.error-body", "token.www-authenticate"))
 def _any_bearer():
     def on_request(ex: Exchange) -> None:
         if bearer_token(ex.headers.get("authorization")) is not None:
@@ -264,7 +281,7 @@ def _any_bearer():
 
 
 @fault("auth-revoked-token-accepted", "token", "A revoked service-account token still authenticates.",
-       breaks=("token.error-body", "token.revoked-401", "token.www-authenticate"))
+       breaks=("token.revoked-401", "token.error-body", "token.www-authenticate"))
 def _revoked_accepted():
     def on_request(ex: Exchange) -> None:
         if bearer_token(ex.headers.get("authorization")) in ex.state.tenant.revoked_tokens:
@@ -273,7 +290,7 @@ def _revoked_accepted():
 
 
 @fault("auth-anonymous-allowed", "token", "Requests without an Authorization header are served.",
-       breaks=("token.error-body", "token.missing-401", "token.writes-refused", "token.www-authenticate"))
+       breaks=("token.missing-401", "token.writes-refused", "token.error-body", "token.www-authenticate"))
 def _anonymous():
     def on_request(ex: Exchange) -> None:
         if "authorization" not in ex.headers:
@@ -282,7 +299,7 @@ def _anonymous():
 
 
 @fault("auth-basic-accepted", "token", "The Basic scheme is accepted whatever its credentials.",
-       breaks=("token.error-body", "token.invalid-401", "token.www-authenticate"))
+       breaks=("token.invalid-401", "token.error-body", "token.www-authenticate"))
 def _basic():
     def on_request(ex: Exchange) -> None:
         if ex.headers.get("authorization", "").strip().lower().partition(" ")[0] == "basic":
@@ -300,7 +317,7 @@ def _no_challenge():
 
 
 @fault("auth-403-for-bad-token", "token", "An invalid or missing token answers 403 instead of 401.",
-       breaks=("token.invalid-401", "token.missing-401", "token.revoked-401", "token.writes-refused"))
+       breaks=("token.missing-401", "token.invalid-401", "token.revoked-401", "token.writes-refused"))
 def _forbidden():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if answer.status == 401:
@@ -312,7 +329,7 @@ def _forbidden():
 
 
 @fault("auth-401-html", "token", "401 answers are an HTML page, not a SCIM Error.",
-       breaks=("errors.scim-error-body", "token.error-body"))
+       breaks=("token.error-body", "errors.scim-error-body"))
 def _html_401():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if answer.status == 401:
@@ -337,7 +354,7 @@ def _page_window(ex: Exchange) -> tuple[int, int] | None:
 
 
 @fault("paging-numbers-as-strings", "import", "totalResults, startIndex and itemsPerPage are JSON strings (\"1\").",
-       breaks=("guests.not-found-by-filter", "import.paging-integers", "schema.idp-readable", "schema.list-response", "token.test-credentials"))
+       breaks=("import.paging-integers", "schema.list-response", "schema.idp-readable", "token.test-credentials"))
 def _strings():
     def edit(ex: Exchange, body: dict) -> None:
         for key in ("totalResults", "startIndex", "itemsPerPage"):
@@ -356,20 +373,29 @@ def _items_per_page():
     return Rewrite(on_response=edit_list(edit))
 
 
+@fault("paging-items-per-page-is-total", "import", "itemsPerPage states totalResults, not the number returned.",
+       breaks=("import.items-per-page", "import.past-end"))
+def _items_per_page_total():
+    def edit(ex: Exchange, body: dict) -> None:
+        if "totalResults" in body:
+            body["itemsPerPage"] = body["totalResults"]
+    return Rewrite(on_response=edit_list(edit))
+
+
 @fault("paging-zero-based", "import", "startIndex is treated as 0-based: startIndex=1 skips the first user.",
-       breaks=("filter.username-eq", "guests.not-listed", "import.start-index", "import.total-consistent"))
+       breaks=("import.start-index", "import.total-consistent", "guests.not-listed", "filter.username-eq", "filter.externalid-eq"))
 def _zero_based():
     return query_override(lambda query, flt, start, count: query(flt, start + 1, count))
 
 
 @fault("paging-count-ignored", "import", "count and startIndex are ignored: every page holds every user.",
-       breaks=("import.count-honoured", "import.count-zero", "import.past-end", "import.start-index", "import.total-consistent", "import.walk-complete"))
+       breaks=("import.count-honoured", "import.count-zero", "import.start-index", "import.walk-complete", "import.total-consistent", "import.past-end"))
 def _count_ignored():
     return query_override(lambda query, flt, start, count: query(flt, 1, sys.maxsize))
 
 
 @fault("paging-empty-as-bare-array", "import", "An empty result is the bare JSON array [] instead of a ListResponse.",
-       breaks=("filter.no-match-200", "guests.not-found-by-filter", "import.count-zero", "import.past-end", "schema.idp-readable", "schema.list-response"))
+       breaks=("schema.list-response", "schema.idp-readable", "filter.no-match-200", "filter.no-match-list", "import.count-zero", "import.past-end", "guests.not-found-by-filter", "token.test-credentials"))
 def _bare_array():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
@@ -379,7 +405,7 @@ def _bare_array():
 
 
 @fault("paging-total-is-page-size", "import", "totalResults is the size of the page, not of the result set.",
-       breaks=("import.count-zero", "import.past-end", "import.total-consistent", "import.walk-complete"))
+       breaks=("import.total-consistent", "import.walk-complete", "import.count-zero", "import.past-end"))
 def _total_page():
     def edit(ex: Exchange, body: dict) -> None:
         body["totalResults"] = len(body.get("Resources", []))
@@ -388,7 +414,7 @@ def _total_page():
 
 @fault("paging-unstable-order", "import",
        "The order of users changes between requests, so a paged walk misses and repeats users.",
-       breaks=("import.stable-order", "import.start-index", "import.walk-complete"))
+       breaks=("import.stable-order", "import.walk-complete", "import.start-index", "guests.not-listed"))
 def _unstable():
     rng = random.Random(7644)  # shared on purpose: each request draws the next order
 
@@ -403,7 +429,7 @@ def _unstable():
 
 @fault("filter-ignored", "filter",
        "The filter parameter is ignored: every user is returned (Okta: 'Multiple users found').",
-       breaks=("filter.invalid-400", "filter.no-match-200", "filter.username-eq", "guests.not-found-by-filter"))
+       breaks=("filter.username-eq", "filter.externalid-eq", "filter.no-match-200", "filter.no-match-list", "filter.invalid-400", "filter.unquoted-tolerated", "guests.not-found-by-filter", "token.test-credentials"))
 def _filter_ignored():
     def on_request(ex: Exchange) -> None:
         if ex.is_list:
@@ -412,7 +438,7 @@ def _filter_ignored():
 
 
 @fault("filter-no-match-404", "filter", "A filter that matches nobody answers 404 instead of an empty ListResponse.",
-       breaks=("filter.no-match-200", "guests.not-found-by-filter", "token.writes-refused"))
+       breaks=("filter.no-match-200", "filter.no-match-list", "guests.not-found-by-filter", "token.test-credentials", "token.writes-refused"))
 def _no_match_404():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
@@ -424,7 +450,7 @@ def _no_match_404():
 
 @fault("filter-username-case-sensitive", "filter",
        "userName is indexed and matched case-sensitively (RFC 7643: caseExact false).",
-       breaks=("filter.case-insensitive",))
+       breaks=("filter.case-insensitive", "create.case-variant-409"))
 def _case_sensitive():
     def adjust(state: ServerState) -> None:
         store = UserStore(state.tenant.guests)
@@ -437,8 +463,8 @@ def _case_sensitive():
 
 @fault("filter-plus-not-decoded", "filter",
        "'+' in the query string is not decoded as a space (OneLogin sends userName+eq+%22...%22).",
-       breaks=("filter.encodings", "filter.username-eq", "guests.not-found-by-filter", "token.test-credentials", "token.writes-refused"),
-       idps=("okta", "onelogin", "entra"))  # every profile sends a '+' form; OneLogin's default one
+       breaks=("filter.encodings", "filter.username-eq", "filter.no-match-list", "guests.not-found-by-filter", "token.test-credentials", "token.writes-refused"),
+       only={"filter.username-eq": ("onelogin",), "filter.no-match-list": ("onelogin",), "guests.not-found-by-filter": ("onelogin",), "token.test-credentials": ("onelogin",), "token.writes-refused": ("onelogin",)})
 def _plus():
     def on_request(ex: Exchange) -> None:
         if not ex.is_list or "+" not in ex.raw_query:
@@ -453,7 +479,8 @@ def _plus():
 
 @fault("filter-externalid-unsupported", "filter",
        "Only userName is filterable: a filter on externalId (Entra's matching attribute) answers 400 invalidFilter.",
-       breaks=("filter.externalid-eq",), idps=("entra",))
+       breaks=("filter.externalid-eq",),
+       idps=("entra",))
 def _externalid_filter():
     def on_request(ex: Exchange) -> Answer | None:
         expression = ex.param("filter") if ex.is_list else None
@@ -464,7 +491,7 @@ def _externalid_filter():
 
 
 @fault("filter-invalid-500", "filter", "An invalid filter crashes the server: 500 instead of 400 invalidFilter.",
-       breaks=("filter.invalid-400",))
+       breaks=("filter.invalid-400", "filter.unquoted-tolerated"))
 def _invalid_500():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
@@ -480,7 +507,7 @@ def _is_create(ex: Exchange) -> bool:
 
 
 @fault("create-200-not-201", "create", "POST /Users answers 200 instead of 201 Created.",
-       breaks=("create.created-201", "create.enterprise-extension"))
+       breaks=("create.created-201", "create.enterprise-extension", "create.legacy-urns", "create.emails-object", "create.template-artefacts"))
 def _create_200():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if _is_create(ex) and answer.status == 201:
@@ -499,7 +526,7 @@ def _no_location():
 
 @fault("create-lowercases-username", "create",
        "userName is stored lower-cased, so what the IdP sent is not what it reads back.",
-       breaks=("create.echo-values", "create.get-same"))
+       breaks=("create.echo-values", "create.get-same", "create.legacy-urns", "create.emails-object", "create.template-artefacts"))
 def _lowercase():
     def on_request(ex: Exchange) -> None:
         rewrite_attribute(ex, lambda key: key == "username", lambda v: v.lower() if isinstance(v, str) else v)
@@ -565,7 +592,7 @@ class _Shards:
 
 @fault("create-duplicate-allowed", "create",
        "A duplicate userName is created again instead of answering 409 uniqueness.",
-       breaks=("create.duplicate-409",))
+       breaks=("create.duplicate-409", "create.case-variant-409"))
 def _duplicates():
     def adjust(state: ServerState) -> None:
         state.store = _Shards(state.store, state.tenant.guests)
@@ -573,7 +600,7 @@ def _duplicates():
 
 
 @fault("create-duplicate-400", "create", "A duplicate userName answers 400 without scimType instead of 409 uniqueness.",
-       breaks=("create.duplicate-409",))
+       breaks=("create.duplicate-409", "create.case-variant-409"))
 def _duplicate_400():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
@@ -588,7 +615,8 @@ _SCHEMA_KEYS = {"schemas", "id", "externalid", "meta"}
 
 @fault("create-rejects-unknown-attributes", "create",
        "A POST/PUT body with password, groups or an attribute outside the User schema (Okta sends them) answers 400.",
-       breaks=("create.created-201", "create.enterprise-extension", "update.unknown-id-404"))
+       breaks=("create.created-201", "create.enterprise-extension", "update.unknown-id-404"),
+       idps=("okta",))
 def _strict_attributes():
     known = set(attributes_of(CORE_USER)) - {"password", "groups"}
 
@@ -606,7 +634,7 @@ def _strict_attributes():
 
 
 @fault("create-returns-password", "create", "The password is returned in responses (RFC 7643: returned never).",
-       breaks=("create.password-never-returned", "schema.list-response", "schema.user"))
+       breaks=("create.password-never-returned", "schema.user", "schema.list-response"))
 def _password_echo():
     def on_response(ex: Exchange, answer: Answer) -> None:
         def edit(user: dict) -> None:
@@ -620,9 +648,16 @@ def _password_echo():
     return Rewrite(on_response=on_response)
 
 
+@fault("responses-masked-password", "create",
+       "Every user answer carries \"password\": \"********\": a masked password is still returned (RFC 7643: never).",
+       breaks=("create.password-never-returned", "schema.user", "schema.list-response"))
+def _masked_password():
+    return Rewrite(on_response=edit_users(lambda user: user.__setitem__("password", "********")))
+
+
 @fault("create-integer-id", "create",
        "The id is a JSON number, not a string (RFC 7643 §3.1); /Users/{number} is served.",
-       breaks=("create.created-201", "filter.username-eq", "schema.idp-readable", "schema.list-response", "schema.user"))
+       breaks=("schema.user", "schema.list-response", "schema.idp-readable", "create.created-201", "filter.username-eq", "filter.externalid-eq"))
 def _integer_id():
     def on_request(ex: Exchange) -> None:
         if ex.user_id and ex.user_id.isdigit() and int(ex.user_id) < 2 ** 128:
@@ -638,7 +673,7 @@ def _integer_id():
 
 @fault("create-rejects-scim-json", "create",
        "Bodies sent as application/scim+json are refused with 415 (framework only parses application/json).",
-       breaks=("create.created-201", "create.enterprise-extension", "errors.malformed-400", "update.unknown-id-404"))
+       breaks=("create.created-201", "create.enterprise-extension", "create.legacy-urns", "create.emails-object", "create.template-artefacts", "update.unknown-id-404", "errors.malformed-400"))
 def _media_type():
     def on_request(ex: Exchange) -> Answer | None:
         if ex.raw_body and "scim+json" in ex.headers.get("content-type", ""):
@@ -656,7 +691,9 @@ def _user_body(ex: Exchange) -> dict | None:
 @fault("create-rejects-non-rfc-urns", "create",
        "A body whose schemas list a URN other than the RFC User schemas (OneLogin's urn:scim:schemas:core:2.0, "
        "Entra's legacy misspelling) answers 400.",
-       breaks=("create.legacy-urns", "create.template-artefacts"), level="SHOULD", idps=("onelogin", "entra"))
+       breaks=("create.legacy-urns", "create.template-artefacts"),
+       idps=("onelogin", "entra"),
+       only={"create.legacy-urns": ("onelogin",), "create.template-artefacts": ("entra",)})
 def _strict_urns():
     known = {CORE_USER.lower(), ENTERPRISE_USER.lower()}
 
@@ -671,7 +708,8 @@ def _strict_urns():
 
 @fault("create-rejects-emails-object", "create",
        "emails given as one object instead of an array (OneLogin's template) answers 400 invalidValue.",
-       breaks=("create.emails-object",), level="SHOULD", idps=("onelogin",))
+       breaks=("create.emails-object",),
+       idps=("onelogin",))
 def _emails_object():
     def on_request(ex: Exchange) -> Answer | None:
         body = _user_body(ex) or {}
@@ -685,7 +723,7 @@ _EXTENSION_URNS = (ENTERPRISE_USER.lower(), "urn:scim:schemas:extension:enterpri
 
 
 @fault("create-drops-enterprise-extension", "create", "Enterprise extension attributes are silently dropped.",
-       breaks=("create.enterprise-extension",))
+       breaks=("create.enterprise-extension", "create.legacy-urns", "update.manager"))
 def _drop_extension():
     def on_request(ex: Exchange) -> None:
         if rewrite_attribute(ex, lambda key: key.startswith(_EXTENSION_URNS), lambda v: DROP):
@@ -696,7 +734,8 @@ def _drop_extension():
 # ---- update ---------------------------------------------------------------------------------
 
 @fault("put-rejects-read-only", "update", "PUT with id and meta in the body (Okta's read-modify-write) answers 400.",
-       breaks=("deactivate.accepted", "update.put-replace", "update.unknown-id-404"))
+       breaks=("update.put-replace", "deactivate.accepted", "update.unknown-id-404"),
+       idps=("okta",))
 def _put_read_only():
     def on_request(ex: Exchange) -> Answer | None:
         body = ex.body
@@ -706,8 +745,31 @@ def _put_read_only():
     return Rewrite(on_request)
 
 
+@fault("put-ignored", "update", "PUT answers 200 with the user but applies nothing.",
+       breaks=("update.put-replace", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "create.legacy-urns"),
+       idps=("okta", "onelogin"))
+def _put_ignored():
+    return ignoring("PUT")
+
+
+@fault("update-rejects-empty-values", "update",
+       "A PUT or PATCH that empties an attribute (\"title\": \"\", as Okta pushes an erased value) answers 400 invalidValue.",
+       breaks=("update.empty-values", "update.put-clears-omitted", "update.manager"))
+def _empty_values():
+    def on_request(ex: Exchange) -> Answer | None:
+        if ex.method not in ("PUT", "PATCH"):
+            return None
+        values: list[Any] = []
+        rewrite_attribute(ex, lambda key: True, lambda value: values.append(value) or value)
+        if "" in values:
+            return error(400, "Attributes cannot be set to an empty string", "invalidValue")
+        return None
+    return Rewrite(on_request)
+
+
 @fault("put-keeps-omitted", "update", "PUT merges instead of replacing: attributes left out of the body are kept.",
-       breaks=("update.put-clears-omitted",), level="SHOULD")
+       breaks=("update.put-clears-omitted",),
+       idps=("okta", "onelogin"))
 def _put_merges():
     def on_request(ex: Exchange) -> None:
         body = ex.body
@@ -724,7 +786,9 @@ def _put_merges():
 
 @fault("patch-pathless-rejected", "update",
        "A PATCH operation without a path (Okta, Entra aadOptscim062020) answers 400.",
-       breaks=("deactivate.accepted", "update.patch-replace", "update.unknown-id-404"))
+       breaks=("update.patch-replace", "deactivate.accepted", "update.unknown-id-404"),
+       idps=("okta", "entra"),
+       only={"deactivate.accepted": ("okta",)})
 def _pathless():
     def on_request(ex: Exchange) -> Answer | None:
         if ex.method == "PATCH" and ex.user_id and any("path" not in op for op in patch_ops(ex)):
@@ -734,7 +798,8 @@ def _pathless():
 
 
 @fault("patch-op-case-sensitive", "update", "Capitalised op names (Entra's Replace/Add/Remove) are rejected with 400.",
-       breaks=("deactivate.accepted", "update.patch-operations", "update.unknown-id-404", "update.value-path-element"), idps=("entra",))
+       breaks=("update.patch-operations", "update.value-path-element", "update.operations-in-order", "update.manager", "deactivate.accepted", "update.unknown-id-404"),
+       idps=("entra",))
 def _op_case():
     def on_request(ex: Exchange) -> Answer | None:
         if ex.method == "PATCH" and ex.user_id and any(op.get("op") not in ("add", "replace", "remove")
@@ -745,17 +810,15 @@ def _op_case():
 
 
 @fault("patch-ignored", "update", "PATCH answers 200 with the user but applies nothing.",
-       breaks=("deactivate.accepted", "deactivate.found-by-filter", "deactivate.readable", "domain.update-rejected", "update.patch-replace"))
+       breaks=("update.patch-replace", "update.patch-operations", "update.value-path-element", "update.operations-in-order", "update.manager", "update.version-changes", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected"))
 def _patch_ignored():
-    def on_request(ex: Exchange) -> None:
-        if ex.method == "PATCH" and ex.user_id:
-            ex.method, ex.raw_body = "GET", b""
-    return Rewrite(on_request)
+    return ignoring("PATCH")
 
 
 @fault("patch-value-path-unsupported", "update",
        "Value-filter paths such as emails[type eq \"work\"].value answer 400 invalidPath.",
-       breaks=("update.patch-operations", "update.unknown-id-404", "update.value-path-element"), idps=("entra",))
+       breaks=("update.patch-operations", "update.value-path-element", "update.unknown-id-404"),
+       idps=("entra",))
 def _value_path():
     def on_request(ex: Exchange) -> Answer | None:
         if ex.method == "PATCH" and ex.user_id and any("[" in str(op.get("path", "")) for op in patch_ops(ex)):
@@ -777,7 +840,8 @@ def _plain_key(key: object) -> bool:
 @fault("patch-dotted-keys-ignored", "update",
        "A path-less PATCH value's dotted and URN-qualified keys (Entra aadOptscim062020: \"name.givenName\") "
        "are silently ignored; the answer is still 200.",
-       breaks=("update.patch-replace",), idps=("entra",))
+       breaks=("update.patch-replace",),
+       idps=("entra",))
 def _dotted_keys():
     def on_request(ex: Exchange) -> None:
         body = ex.body
@@ -800,7 +864,8 @@ def _dotted_keys():
 @fault("patch-manager-string-rejected", "update",
        "A manager given as a bare id string (Entra's Replace …:manager \"<id>\") answers 400 instead of being "
        "read as {\"value\": id}.",
-       breaks=("update.manager",), level="SHOULD", idps=("entra",))
+       breaks=("update.manager",),
+       idps=("entra",))
 def _manager_string():
     def on_request(ex: Exchange) -> Answer | None:
         if ex.method != "PATCH" or not ex.user_id:
@@ -866,14 +931,14 @@ def _ignore_active_change(ex: Exchange, to: bool) -> None:
 
 
 @fault("deactivate-ignored", "deactivate", "active=false answers 200 but the user stays active.",
-       breaks=("deactivate.accepted", "deactivate.found-by-filter", "deactivate.readable"))
+       breaks=("deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter"))
 def _deactivate_ignored():
     return Rewrite(lambda ex: _ignore_active_change(ex, False))
 
 
 @fault("deactivate-deletes", "deactivate",
        "active=false hard-deletes the user (Okta then re-creates it under a new id).",
-       breaks=("deactivate.accepted", "deactivate.found-by-filter", "deactivate.readable"))
+       breaks=("deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter"))
 def _deactivate_deletes():
     def on_request(ex: Exchange) -> None:
         if ex.user_id and sets_active(ex, False):
@@ -895,7 +960,9 @@ def _deactivate_hidden():
 
 @fault("active-string-rejected", "deactivate",
        "active given as the string \"False\"/\"True\" (Entra, OneLogin) answers 400.",
-       breaks=("deactivate.accepted",), idps=("onelogin", "entra"))
+       breaks=("deactivate.accepted", "create.template-artefacts"),
+       idps=("onelogin", "entra"),
+       only={"create.template-artefacts": ("onelogin",)})
 def _active_string():
     def on_request(ex: Exchange) -> Answer | None:
         if any(isinstance(v, str) for v in attribute_values(ex, "active")):
@@ -905,7 +972,7 @@ def _active_string():
 
 
 @fault("active-as-string", "deactivate", "active is returned as the string \"true\"/\"false\" instead of a boolean.",
-       breaks=("create.get-same", "deactivate.readable", "schema.idp-readable", "schema.list-response", "schema.user"))
+       breaks=("schema.user", "schema.list-response", "schema.idp-readable", "deactivate.readable", "create.get-same"))
 def _active_out_string():
     def edit(user: dict) -> None:
         if isinstance(user.get("active"), bool):
@@ -931,7 +998,8 @@ def _reactivate_ignored():
 # ---- delete ---------------------------------------------------------------------------------
 
 @fault("delete-soft", "delete", "DELETE answers 204 but the user stays readable and listed.",
-       breaks=("delete.gone-404", "delete.missing-404"), idps=("onelogin", "entra"))
+       breaks=("delete.gone-404", "delete.missing-404"),
+       idps=("onelogin", "entra"))
 def _soft_delete():
     def on_request(ex: Exchange) -> None:
         if ex.method == "DELETE" and ex.user_id:
@@ -946,7 +1014,7 @@ def _soft_delete():
 
 @fault("delete-twice-204", "delete", "DELETE of an unknown or already deleted id answers 204 instead of 404.",
        breaks=("delete.missing-404", "guests.id-404"),
-       idps=("okta", "onelogin", "entra"))  # every profile's guest check; the delete checks of OneLogin and Entra
+       only={"delete.missing-404": ("onelogin", "entra")})
 def _delete_twice():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if ex.method == "DELETE" and ex.user_id and answer.status == 404:
@@ -955,7 +1023,8 @@ def _delete_twice():
 
 
 @fault("delete-200-with-body", "delete", "DELETE answers 200 with a body instead of 204 No Content.",
-       breaks=("delete.accepted",), idps=("entra",))  # OneLogin takes the 200; the body of a DELETE is not judged
+       breaks=("delete.accepted",),
+       idps=("entra",))  # OneLogin takes the 200; the body of a DELETE is not judged
 def _delete_200():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if ex.method == "DELETE" and answer.status == 204:
@@ -1006,7 +1075,7 @@ def _substring():
 
 
 @fault("domain-case-sensitive", "domain", "The domain comparison is case-sensitive: Jane@EXAMPLE.COM is refused.",
-       breaks=("domain.case-insensitive",))
+       breaks=("domain.case-insensitive", "create.case-variant-409"))
 def _domain_case():
     return policy_override(domain_allowed=lambda self, domain: domain in self.domains)
 
@@ -1045,7 +1114,7 @@ def _primary_unchecked():
 
 
 @fault("domain-wrong-error", "domain", "A foreign domain answers 403 without scimType instead of 400 invalidValue.",
-       breaks=("domain.foreign-rejected", "domain.lookalike-rejected", "domain.update-rejected"))
+       breaks=("domain.foreign-rejected", "domain.lookalike-rejected", "domain.update-rejected", "domain.invalid-value"))
 def _domain_403():
     def check_address(self: Policy, label: str, address: object) -> None:
         domain = email_domain(address)
@@ -1152,7 +1221,7 @@ def _guest_creatable():
 
 @fault("errors-status-integer", "errors",
        "Error bodies carry status as a JSON number (Slack, Zoom) instead of a string.",
-       breaks=("errors.status-string",), level="SHOULD")
+       breaks=("errors.status-string",))
 def _status_int():
     def edit(answer: Answer, body: dict) -> None:
         answer.body = {**body, "status": answer.status}
@@ -1161,7 +1230,7 @@ def _status_int():
 
 @fault("errors-not-scim", "errors",
        "Error bodies use a vendor envelope {\"errors\":[{\"message\":...}]} (Asana REST) without the Error URN.",
-       breaks=("create.duplicate-uniqueness", "create.unknown-id-404", "errors.malformed-400", "errors.scim-error-body", "filter.invalid-400", "schema.idp-readable", "token.error-body", "update.unknown-id-404"))
+       breaks=("errors.scim-error-body", "errors.content-type", "errors.idp-content-type", "schema.idp-readable", "token.error-body", "create.duplicate-uniqueness", "create.unknown-id-404", "update.unknown-id-404", "errors.malformed-400", "filter.invalid-400", "filter.unquoted-tolerated", "domain.invalid-value"))
 def _vendor_errors():
     def edit(answer: Answer, body: dict) -> None:
         answer.body = {"errors": [{"message": body.get("detail", "")}]}
@@ -1169,8 +1238,18 @@ def _vendor_errors():
     return Rewrite(on_response=edit_error(edit))
 
 
+@fault("errors-scim-type-always-invalid-value", "errors",
+       "Every 400 error names scimType invalidValue, also for an unparsable body or a bad filter.",
+       breaks=("errors.scim-type",))
+def _scim_type_invalid_value():
+    def edit(answer: Answer, body: dict) -> None:
+        if answer.status == 400:
+            answer.body = {**body, "scimType": "invalidValue"}
+    return Rewrite(on_response=edit_error(edit))
+
+
 @fault("errors-html-404", "errors", "404 answers (unknown ids) are an HTML page.",
-       breaks=("create.unknown-id-404", "errors.scim-error-body", "update.unknown-id-404"))
+       breaks=("errors.scim-error-body", "create.unknown-id-404", "update.unknown-id-404"))
 def _html_404():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if answer.status == 404:
@@ -1180,7 +1259,7 @@ def _html_404():
 
 @fault("errors-malformed-json-500", "errors",
        "A malformed JSON body crashes the server: an HTML 500 instead of 400 invalidSyntax.",
-       breaks=("errors.malformed-400",))
+       breaks=("errors.malformed-400", "errors.scim-error-body"))
 def _malformed_500():
     def on_request(ex: Exchange) -> Answer | None:
         if is_user_write(ex) and ex.raw_body.strip() and ex.body is None and ex.raw_body.strip() != b"null":
@@ -1191,11 +1270,22 @@ def _malformed_500():
 
 @fault("responses-application-json", "errors",
        "Every response is labelled application/json instead of application/scim+json.",
-       breaks=("errors.idp-content-type",), idps=("entra",))
+       breaks=("errors.content-type", "errors.idp-content-type"),
+       only={"errors.idp-content-type": ("entra",)})
 def _json_type():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if answer.headers.get("content-type", "").startswith("application/scim+json"):
             answer.headers["content-type"] = "application/json"
+    return Rewrite(on_response=on_response)
+
+
+@fault("responses-text-plain", "errors",
+       "JSON bodies are labelled text/plain (a framework's default for a serialized string).",
+       breaks=("errors.content-type", "errors.idp-content-type"))
+def _text_plain():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if answer.headers.get("content-type", "").startswith("application/scim+json"):
+            answer.headers["content-type"] = "text/plain; charset=utf-8"
     return Rewrite(on_response=on_response)
 
 
@@ -1230,7 +1320,7 @@ def _spc_schema():
 
 @fault("discovery-patch-unadvertised", "discovery",
        "/ServiceProviderConfig says patch is unsupported while PATCH works.",
-       breaks=("discovery.patch-advertised",), level="SHOULD")
+       breaks=("discovery.patch-advertised",))
 def _spc_patch():
     return _edit_spc(lambda body: body.update(patch={"supported": False}))
 
