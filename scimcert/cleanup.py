@@ -92,11 +92,10 @@ class Tracker:
             if exchange.method == "DELETE" and exchange.status == 404:
                 self._forget(exchange.url)
             return
-        body = exchange.json
-        if exchange.method == "POST" and _is_users(exchange.url) and isinstance(body, dict):
-            if isinstance(body.get("id"), (str, int)):
-                with self._lock:
-                    self.created.setdefault(str(body["id"]), str(body.get("userName", "")))
+        if exchange.created_id is not None:
+            name = exchange.json.get("userName") if isinstance(exchange.json, dict) else None
+            with self._lock:
+                self.created.setdefault(exchange.created_id, str(name or _user_name(exchange.request_body) or ""))
         elif exchange.method == "DELETE":
             self._forget(exchange.url)
 

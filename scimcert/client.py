@@ -128,6 +128,19 @@ class Exchange:
     def header(self, name: str) -> str | None:
         return self.response_headers.get(name.lower())
 
+    @property
+    def created_id(self) -> str | None:
+        """The id of the user this exchange created (a 2xx POST /Users): from the body, else from the
+        Location header; None for any other exchange."""
+        if self.method != "POST" or self.status is None or not 200 <= self.status < 300 \
+                or not self.url.split("?")[0].rstrip("/").endswith("/Users"):
+            return None
+        user_id = self.json.get("id") if isinstance(self.json, dict) else None
+        if isinstance(user_id, (str, int)) and not isinstance(user_id, bool) and str(user_id):
+            return str(user_id)
+        location = self.header("location")
+        return location.rstrip("/").rsplit("/", 1)[-1] if location else None
+
     def summary(self) -> str:
         answer = f"{self.status}" if self.status is not None else f"no answer ({self.error})"
         return f"{self.method} {self.url} → {answer}"

@@ -21,7 +21,7 @@ import pytest
 from . import config as config_module
 from . import reports
 from .client import ScimClient, WriteRefused
-from .data import UserFactory
+from .data import UserFactory, run_tag, user_name_prefix
 from .profiles import ProfileError, profiles, select
 from .records import CheckRecord
 from .requirements import CatalogueError, catalogue, lookup
@@ -65,6 +65,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(*ids): the requirement IDs a check verifies")
+    config.addinivalue_line("markers", "quiet_tenant: the check reads the whole user list; under pytest-xdist no "
+                                       "other check of the run changes the tenant while it runs (scimcert/quiet.py)")
     if not _collects_suites(config):
         return
     try:
@@ -158,7 +160,8 @@ def target(request: pytest.FixtureRequest):
 @pytest.fixture
 def verdict(request: pytest.FixtureRequest) -> Verdict:
     """The findings of this check, for the requirements it declares."""
-    found = Verdict.for_ids(_declared(request.node), strict=_run(request).strict)
+    run = _run(request)
+    found = Verdict.for_ids(_declared(request.node), strict=run.strict, run_prefix=user_name_prefix(run_tag(run.seed)))
     request.node.stash[VERDICT] = found
     return found
 
@@ -224,6 +227,14 @@ class ConformancePlugin:
                 reporter.write_line(f"  {item.nodeid}  →  {', '.join(_declared(item))}")
 
     # ---- running a check -------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem):
+        """Under pytest-xdist a `quiet_tenant` check holds the tenant alone, every other check shared."""
+        if not self.run.is_worker:
+            return (yield)
+        with self.run.quiet.hold(alone=item.get_closest_marker("quiet_tenant") is not None):
+            return (yield)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):

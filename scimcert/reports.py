@@ -76,6 +76,53 @@ def tally(run) -> dict:
     }
 
 
+def defects(run) -> list[dict]:
+    """Identical findings grouped across checks and IdPs: one entry per requirement, outcome and cause (the
+    rule an automatic judgement found broken, or the check that saw it), with where it showed and one
+    example. Failures first, then the most widespread."""
+    groups: dict[tuple[str, str, str], dict] = {}
+    for record, result in run.results():
+        if result.outcome not in ("failed", "warning"):
+            continue
+        for finding in result.failed_findings:
+            cause = finding.get("cause") or record.check
+            group = groups.setdefault((result.requirement, result.outcome, cause), {
+                "requirement": result.requirement, "level": result.level, "outcome": result.outcome,
+                "cause": cause, "automatic": result.automatic, "findings": 0, "checks": set(), "idps": set(),
+                "example": _example(record, finding)})
+            group["findings"] += 1
+            group["checks"].add(record.nodeid)
+            group["idps"].add(record.column)
+    found = [{**g, "checks": sorted(g["checks"]), "idps": sorted(g["idps"])} for g in groups.values()]
+    return sorted(found, key=lambda d: (d["outcome"] != "failed", -d["findings"], d["requirement"], d["cause"]))
+
+
+def _example(record, finding: dict) -> dict:
+    exchange = finding.get("exchange") or {}
+    return {"check": record.nodeid, "message": finding["message"], "expected": finding.get("expected"),
+            "actual": finding.get("actual"), "request": f"{exchange.get('method', '')} {exchange.get('url', '')}".strip(),
+            "status": exchange.get("status"), "curl": exchange.get("curl")}
+
+
+DEFECT_LINES = 15  # distinct defects listed on the console; conformance.json has them all
+
+
+def defect_lines(found: list[dict]) -> list[str]:
+    if not found:
+        return []
+    lines = [f"distinct defects: {len(found)} (a requirement and a cause, wherever it showed):"]
+    for defect in found[:DEFECT_LINES]:
+        word = "FAILED" if defect["outcome"] == "failed" else "warning"
+        what = defect["cause"] if defect["automatic"] else f"{defect['example']['message']} ({defect['cause']})"
+        level = "MUST, graded SHOULD: inferred request shape" if word == "warning" and defect["level"] == "MUST" \
+            else defect["level"]
+        lines.append(f"  {word} {defect['requirement']} ({level}): {what} — "
+                     f"{defect['findings']} finding(s) in {len(defect['checks'])} check(s); {', '.join(defect['idps'])}")
+    if len(found) > DEFECT_LINES:
+        lines.append(f"  … and {len(found) - DEFECT_LINES} more in conformance.json (defects)")
+    return lines
+
+
 def verdict_of(exit_status: int) -> str:
     return "PASS" if exit_status == 0 else "FAIL"
 
@@ -136,6 +183,7 @@ def console_summary(run) -> list[str]:
               f"requirement results (per check; automatic requirements once per IdP and cause): "
               f"{_figures(figures['requirementResults'], REQUIREMENT_WORDS)}",
               f"seed {run.seed} (replay with --seed {run.seed})"]
+    lines += defect_lines(defects(run))
     for record in run.crashed:
         lines.append(f"HARNESS ERROR in {record.nodeid}: {record.error} — a bug of scimcert, not a verdict on the "
                      "target; its unjudged requirements are reported as errors")
@@ -155,7 +203,7 @@ def console_summary(run) -> list[str]:
 
 def document(run, exit_status: int) -> dict:
     """conformance.json (schemas/conformance.schema.json)."""
-    figures = tally(run)
+    figures, found = tally(run), defects(run)
     versions = {"python": platform.python_version()}
     for package in ("pytest", "httpx", "jsonschema"):
         versions[package] = metadata.version(package)
@@ -171,7 +219,8 @@ def document(run, exit_status: int) -> dict:
         "exitStatus": exit_status,
         "vacuous": run.vacuous,
         "conduct": conduct(run),
-        "summary": figures,
+        "summary": {**figures, "defects": len(found)},
+        "defects": found,
         "matrix": {cap: {column: dict(counts) for column, counts in row.items()} for cap, row in matrix(run).items()},
         "requirements": {r.id: {"level": r.level, "capability": r.capability, "source": r.source,
                                 "statement": r.statement} for r in catalogue().values()},
@@ -271,6 +320,7 @@ def render_html(doc: dict) -> str:
         out.append("</tr>")
     out.append("</table>")
     out += _crashes_html(doc)
+    out += _defects_html(doc)
     out += _findings_html(doc, "failed", "Failures (MUST)")
     out += _findings_html(doc, "warning", "Warnings (SHOULD)")
     out += _skips_html(doc)
@@ -290,6 +340,16 @@ def _summary_html(summary: dict) -> str:
             ("requirement results (per check; automatic requirements once per IdP and cause)",
              _figures(summary["requirementResults"], REQUIREMENT_WORDS))]
     return "<table>" + "".join(f"<tr><th>{_e(name)}</th><td>{_e(value)}</td></tr>" for name, value in rows) + "</table>"
+
+
+def _defects_html(doc: dict) -> list[str]:
+    if not doc["defects"]:
+        return []
+    rows = [f"<tr><td class={d['outcome']}>{_e(d['outcome'])}</td><td><code>{_e(d['requirement'])}</code> "
+            f"{_e(d['level'])}</td><td>{_e(d['cause'])}</td><td>{d['findings']}</td><td>{len(d['checks'])}</td>"
+            f"<td>{_e(', '.join(d['idps']))}</td></tr>" for d in doc["defects"]]
+    return ([f"<h2>Distinct defects ({len(rows)})</h2><table><tr><th>result</th><th>requirement</th><th>cause</th>"
+             "<th>findings</th><th>checks</th><th>IdPs</th></tr>"] + rows + ["</table>"])
 
 
 def _crashes_html(doc: dict) -> list[str]:

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import IO
 
@@ -13,6 +14,7 @@ from . import config as config_module
 from .cleanup import Tracker
 from .client import Exchange, ScimClient
 from .config import DEFAULT_RUN_SECONDS, Target
+from .quiet import QuietTenant
 from .records import CheckRecord, Result
 from .redact import Redactor
 from .requirements import catalogue
@@ -64,6 +66,11 @@ class Run:
                                             listeners=[self._log, self.tracker.observe],
                                             deadline=time.monotonic() + self.seconds_left())
         return self.target
+
+    @cached_property
+    def quiet(self) -> QuietTenant:
+        """The tenant-wide lock of the run's processes (scimcert/quiet.py)."""
+        return QuietTenant(self.shared_dir)
 
     @property
     def max_run_seconds(self) -> float:

@@ -69,15 +69,6 @@ def judge_scim_type(verdict, answer: Exchange, keyword: str) -> None:
                       expected=keyword, actual=given, exchange=answer)
 
 
-def created_id(answer: Exchange) -> str | None:
-    """The id of a created user: from the body, else from the Location header."""
-    user_id = dig(answer.json, "id")
-    if isinstance(user_id, (str, int)) and str(user_id):
-        return str(user_id)
-    location = answer.header("location")
-    return location.rstrip("/").rsplit("/", 1)[-1] if location else None
-
-
 def given_user(client, idp, users, *, domain: str | None = None, variant: str = "default", **values: Any):
     """A fresh user created the way the IdP creates one: (NewUser, its id).
 
@@ -91,7 +82,7 @@ def given_user(client, idp, users, *, domain: str | None = None, variant: str = 
     new = users.new(domain)
     request = idp.request("createUser", variant, **values_for(new, **values))
     answer = client.send(request)
-    user_id = created_id(answer)
+    user_id = answer.created_id
     if answer.status not in request.accepts or user_id is None:
         pytest.skip(f"precondition failed: {idp.name}'s create request answered "
                     f"{answer.status or answer.error} (judged by create.created-201)")

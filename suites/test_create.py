@@ -12,7 +12,6 @@ import pytest
 from scimcert.suites import (
     ENTERPRISE,
     TOLERANCE,
-    created_id,
     dig,
     given_user,
     is_scim_error,
@@ -113,10 +112,10 @@ def test_create_with_enterprise_extension(idp, client, verdict, users):
     request = idp.request("createUser", _enterprise_variant(idp), **values_for(
         users.new(), title="Staff Engineer", department="Platform Reliability"))
     answer = client.send(request)
-    verdict.require("create.enterprise-extension", answer.status in request.accepts and created_id(answer),
+    verdict.require("create.enterprise-extension", answer.status in request.accepts and answer.created_id,
                     "the create with the enterprise extension succeeds", expected=request.accepts,
                     actual=answer.status or answer.error, exchange=answer)
-    read = client.send(idp.request("getUser", id=created_id(answer)))
+    read = client.send(idp.request("getUser", id=answer.created_id))
     verdict.check("create.enterprise-extension", dig(read.json, ENTERPRISE, "department") == "Platform Reliability",
                   "department is stored under the extension URN", expected="Platform Reliability",
                   actual=dig(read.json, ENTERPRISE, "department"), exchange=read)
@@ -153,10 +152,10 @@ def test_create_with_template_artefacts(idp, client, verdict, users, variant):
     about_urns = requirement == "create.legacy-urns"  # other variants keep their own values (e.g. "" for all)
     request = idp.request("createUser", variant, **values_for(new, **({"department": "Field Marketing"} if about_urns else {})))
     answer = client.send(request)
-    verdict.require(requirement, answer.status in request.accepts and created_id(answer) is not None,
+    verdict.require(requirement, answer.status in request.accepts and answer.created_id is not None,
                     f"the create in {idp.name}'s '{variant}' shape succeeds", expected=list(request.accepts),
                     actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
-    read = client.send(idp.request("getUser", id=created_id(answer)))
+    read = client.send(idp.request("getUser", id=answer.created_id))
     verdict.check(requirement, read.status == 200 and dig(read.json, "userName") == new.userName,
                   "the user is readable with its userName", expected=new.userName,
                   actual=dig(read.json, "userName") if read.status == 200 else read.status or read.error,
@@ -215,7 +214,7 @@ def test_duplicate_username_conflicts(idp, client, verdict, users, duplicate, re
     answer = client.send(request)
     actual = answer.status or answer.error
     if answer.status in request.accepts:
-        actual = f"{answer.status}: created a second user (id {created_id(answer)}) beside {existing_id}"
+        actual = f"{answer.status}: created a second user (id {answer.created_id}) beside {existing_id}"
     verdict.check(requirements[0], answer.status == 409,
                   f"a create of {values['userName']!r} while {new.userName!r} exists is refused as a conflict",
                   expected=409, actual=actual, exchange=answer)

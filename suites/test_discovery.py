@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scimcert.suites import CORE_USER, PATCH_OP, created_id, dig, resources
+from scimcert.suites import CORE_USER, PATCH_OP, dig, resources
 from scimcert.validation import validate
 
 
@@ -97,7 +97,7 @@ def test_patch_support_advertised(client, verdict, users):
         "schemas": [CORE_USER], "userName": new.userName, "displayName": new.displayName, "active": True,
         "name": {"givenName": new.givenName, "familyName": new.familyName},
         "emails": [{"value": new.email, "type": "work", "primary": True}]})
-    user_id = created_id(created)
+    user_id = created.created_id
     if created.status != 201 or user_id is None:
         pytest.skip(f"precondition failed: POST /Users answered {created.status or created.error} "
                     "(judged by create.created-201)")

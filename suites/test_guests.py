@@ -62,6 +62,7 @@ def _is_guest(resource: dict, guests) -> bool:
                or (g.id and str(resource.get("id")) == g.id) for g in guests)
 
 
+@pytest.mark.quiet_tenant  # it compares totalResults with the users it walks
 @pytest.mark.requirement("guests.not-listed")
 def test_guests_not_listed(idp, client, verdict, target):
     """Walks every page of the IdP's import (Okta: GET /Users?startIndex=1&count=100, onwards).

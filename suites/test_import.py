@@ -12,6 +12,8 @@ import pytest
 from scimcert.client import Exchange
 from scimcert.suites import dig, given_user, integer_paging, list_of, needs, number, resources
 
+pytestmark = pytest.mark.quiet_tenant  # every check here reads the whole list (scimcert/quiet.py)
+
 OWN_USERS = 3          # users a walk check creates, to find again
 WALKS = 3              # a walk during which the tenant changed is repeated, this many walks at most
 SMALL_COUNT = 2        # the smallest page, so that even a small tenant is really paged

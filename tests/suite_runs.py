@@ -8,6 +8,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from scimcert.config import ENV
@@ -23,7 +24,7 @@ class SuiteRun:
     stderr: str
     reports: Path
 
-    @property
+    @cached_property
     def document(self) -> dict:
         return json.loads((self.reports / "conformance.json").read_text("utf-8"))
 

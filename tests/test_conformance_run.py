@@ -155,6 +155,21 @@ def test_a_tenant_variant_makes_its_shape_a_must(tmp_path):
     assert run.document["target"]["variants"] == {"onelogin.createUser": "emails-object"}
 
 
+def test_one_defect_is_one_entry_wherever_it_showed(tmp_path):
+    """A server returning `active` as a string breaks schema.user in every check that reads a user: the
+    report lists that as one defect (requirement and cause), with the checks and IdPs it showed in."""
+    run = run_suite(tmp_path, "--reference-fault", "active-as-string", suites="suites/test_create.py")
+    assert run.returncode == 1
+    assert errors("conformance.schema.json", run.document) == []
+    [defect] = [d for d in run.document["defects"] if d["requirement"] == "schema.user"]
+    assert defect["cause"] == "/active: type (scim/user.json)" and defect["automatic"] is True
+    assert defect["findings"] >= 6 and len(defect["checks"]) >= 3 and defect["idps"] == ["entra", "okta", "onelogin"]
+    assert defect["example"]["curl"].startswith("curl ")
+    assert run.document["summary"]["defects"] == len(run.document["defects"])
+    assert f"distinct defects: {len(run.document['defects'])}" in run.stdout
+    assert "Distinct defects" in (run.reports / "conformance.html").read_text("utf-8")
+
+
 def test_a_run_that_judges_no_must_fails(tmp_path):
     """Against an external target without org domains, the domain checks all skip: nothing judged, exit 1."""
     from scimcert.reference import ReferenceServer
@@ -210,10 +225,21 @@ def test_unknown_requirement_id_is_a_collection_error(tmp_path):
     assert "token.no-such-requirement" in finished.stdout + finished.stderr
 
 
-def test_xdist_gives_the_same_verdicts(clean_run, tmp_path):
-    parallel = run_suite(tmp_path, "-n", "2")
-    assert parallel.returncode == clean_run.returncode
-    assert parallel.outcomes() == clean_run.outcomes()
+def test_xdist_gives_the_same_verdicts_on_a_slow_target(tmp_path):
+    """Verdicts do not depend on -n: against a target answering every request 50 ms late, a serial run
+    and a run on 4 xdist workers give the same outcome for every (check, requirement). The import and
+    guest-count checks hold the tenant alone meanwhile (scimcert/quiet.py), and a list is judged on the
+    tenant's own users and the check's, not on users other checks are changing at that moment."""
+    from scimcert.reference import ReferenceServer
+    from scimcert.reference.chaos import Chaos
+
+    with ReferenceServer(layers=[Chaos(latency_ms=50)], seed_users=150) as server:
+        serial = run_suite(tmp_path / "serial", env=external(server))
+        parallel = run_suite(tmp_path / "parallel", "-n", "4", env=external(server))
+    assert serial.returncode == parallel.returncode == 0, parallel.stdout[-3000:]
+    alone, beside = serial.outcomes(), parallel.outcomes()
+    assert {key: (alone.get(key), beside.get(key)) for key in alone.keys() | beside.keys()
+            if alone.get(key) != beside.get(key)} == {}
 
 
 def _free_port() -> int:
