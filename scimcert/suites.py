@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -67,6 +68,26 @@ def judge_scim_type(verdict, answer: Exchange, keyword: str) -> None:
     if given is not None:
         verdict.check("errors.scim-type", given == keyword, f"the error's scimType is {keyword}",
                       expected=keyword, actual=given, exchange=answer)
+
+
+def refused_operations(client, request) -> list[str]:
+    """The operations of a PATCH the target refused, each sent again alone (the same step, headers and
+    schemas): those it still refuses, as "op path: status scimType detail", so a finding can name the
+    operation instead of only the status of the whole request. Empty when every operation alone succeeds
+    (the combination was refused) or the request is not a multi-operation PATCH."""
+    operations = dig(request.body, "Operations")
+    if request.method != "PATCH" or not isinstance(operations, list) or len(operations) < 2:
+        return []
+    refused = []
+    for number, operation in enumerate(operations, 1):
+        alone = dataclasses.replace(request, body={**request.body, "Operations": [operation]},
+                                    step=f"{request.step} (operation {number} alone)")
+        answer = client.send(alone)
+        if answer.status not in request.accepts:
+            said = " ".join(str(dig(answer.json, k)) for k in ("scimType", "detail") if dig(answer.json, k))
+            refused.append(f"{dig(operation, 'op')} {dig(operation, 'path') or '(no path)'}: "
+                           f"{answer.status or answer.error}{' ' + said if said else ''}")
+    return refused
 
 
 def given_user(client, idp, users, *, domain: str | None = None, variant: str = "default", **values: Any):

@@ -47,7 +47,9 @@ def test_create_user(idp, client, verdict, users):
 
     Verifies: 201 with a string id, userName and name echoed with their case, a Location naming the
     resource meta.location names (either may be relative), GET /Users/{id} returning the created values, and no password in any answer
-    (RFC 7644 §3.3, RFC 7643 §4.1.1, Okta SPEC steps 11 and 13, onelogin-entra.md §1.4, §2.3).
+    (RFC 7644 §3.3, RFC 7643 §4.1.1; Okta SCIM 2.0 SPEC test steps 11 and 13,
+    https://developer.okta.com/standards/SCIM/SCIMFiles/Okta-SCIM-20-SPEC-Test.json; OneLogin, https://developers.onelogin.com/scim/implement-scim-api;
+    Entra, https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
     """
     new = users.new()
     for lookup in ("findUser", "findUserByExternalId"):  # evidence only: the filters are judged elsewhere
@@ -143,8 +145,11 @@ def test_create_with_template_artefacts(idp, client, verdict, users, variant):
     and a misspelt URN), then reads the user back.
 
     Verifies: 201 with an id; GET shows the userName and, where the variant is about them, the email
-    (emails object) and the department under the extension (non-RFC URNs) (onelogin-entra.md §1.4, §1.9,
-    §2.3, §2.11 EN-S3).
+    (emails object) and the department under the extension (non-RFC URNs) (OneLogin's templates,
+    https://developers.onelogin.com/scim/define-user-schema and
+    https://doc.keepnetlabs.com/next-generation-product/platform/company/company-settings/scim-settings/onelogin-scim-integration,
+    and real OneLogin traffic, https://github.com/goauthentik/authentik/issues/11249; Entra's legacy body,
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
     """
     needs(idp, "createUser", variant)
     requirement = TOLERANCE[variant]
@@ -176,7 +181,7 @@ def test_update_with_template_artefacts(idp, client, verdict, users, variant):
     user back.
 
     Verifies: the update succeeds and GET shows the new title and the department sent under the
-    non-RFC extension URN (onelogin-entra.md §1.4 [AK-11249], §1.5).
+    non-RFC extension URN (real OneLogin traffic, https://github.com/goauthentik/authentik/issues/11249).
     """
     needs(idp, "updateUser", variant)
     requirement = TOLERANCE[variant]
@@ -202,7 +207,8 @@ def _duplicate(name: str, requirements: tuple[str, ...]):
     _duplicate("case-variant", ("create.case-variant-409",)),
 ])
 def test_duplicate_username_conflicts(idp, client, verdict, users, duplicate, requirements):
-    """Creates a user, then sends the IdP's create again: the same body (Okta SPEC step 15), or another
+    """Creates a user, then sends the IdP's create again: the same body (Okta SCIM 2.0 SPEC test step 15,
+    https://developer.okta.com/standards/SCIM/SCIMFiles/Okta-SCIM-20-SPEC-Test.json), or another
     user (own externalId and email) whose userName differs from the existing one only in case.
 
     Verifies: 409 with scimType uniqueness for the same userName, 409 for the case variant
@@ -226,9 +232,10 @@ def test_duplicate_username_conflicts(idp, client, verdict, users, duplicate, re
 
 @pytest.mark.requirement("create.unknown-id-404")
 def test_unknown_id_not_found(idp, client, verdict):
-    """Sends the IdP's read by id for ids that do not exist (Okta's SPEC test ids, and a random UUID).
+    """Sends the IdP's read by id for ids that do not exist (the ids of Okta's SCIM 2.0 SPEC test,
+    https://developer.okta.com/standards/SCIM/SCIMFiles/Okta-SCIM-20-SPEC-Test.json, and a random UUID).
 
-    Verifies: each answers 404 with a SCIM Error body (RFC 7644 §3.12; Okta SPEC steps 7 and 23).
+    Verifies: each answers 404 with a SCIM Error body (RFC 7644 §3.12; Okta SCIM 2.0 SPEC test steps 7 and 23).
     """
     for unknown in [*idp.unknown_ids, str(uuid.uuid4())]:
         answer = client.send(idp.request("getUser", id=unknown))

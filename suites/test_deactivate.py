@@ -41,8 +41,11 @@ def test_deactivated_user_stays_readable(idp, client, verdict, users, shape):
 
     Verifies: the deactivation answers 200 with the user or 204, GET /Users/{id} then answers 200 with
     active present as the boolean false, and the userName filter, which found the user while active,
-    still finds exactly that user, inactive (okta.md §6.1–6.3, Okta CRUD steps 11 and 19;
-    onelogin-entra.md §1.6, §2.5, E13).
+    still finds exactly that user, inactive (Okta SCIM 2.0 guide, https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/;
+    Okta SCIM 2.0 CRUD test steps 11 and 19, published with https://developer.okta.com/standards/SCIM/SCIMFiles/Okta-SCIM-20-SPEC-Test.json;
+    OneLogin's Suspend setting, https://developers.onelogin.com/scim/test-your-scim; Entra,
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility and
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
     """
     _applies(idp, shape)
     new, user_id = given_user(client, idp, users)
@@ -92,8 +95,9 @@ def test_reactivation(idp, client, verdict, target, users, shape):
 
     Verifies: where the target supports reactivation, it answers 200 or 204 and GET shows active true on
     the same id with userName and name kept; where it declares reactivation refused (SCIM_REACTIVATION),
-    the answer is a 4xx SCIM Error and the user stays inactive (Okta CRUD step 15, test plan C9293,
-    asana.md §6).
+    the answer is a 4xx SCIM Error and the user stays inactive (Okta SCIM 2.0 CRUD test step 15 and OIN test
+    plan C9293, published with https://developer.okta.com/standards/SCIM/SCIMFiles/Okta-SCIM-20-SPEC-Test.json; Asana does not
+    support reactivating users, https://help.asana.com/hc/en-us/articles/14150520592283-Provisioning-and-deprovisioning-users-with-SCIM).
     """
     _applies(idp, shape)
     new, user_id = given_user(client, idp, users)

@@ -1,5 +1,6 @@
 """Delete checks: the IdP's DELETE /Users/{id} (OneLogin's "Delete" setting, Entra's hard delete), the user
-gone afterwards, and DELETE of what is not there. Okta never deletes users (okta.md §6.4)."""
+gone afterwards, and DELETE of what is not there. Okta never deletes users (Okta SCIM 2.0 guide,
+https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ def test_deleted_user_is_gone(idp, client, verdict, users):
     then reads the user by id, looks it up again, and sends the DELETE again.
 
     Verifies: the DELETE answers 204 (OneLogin also takes 200); afterwards GET answers 404, the lookup
-    that found the user finds nobody, and the second DELETE answers 404 (RFC 7644 §3.6; onelogin-entra.md §1.6, §1.10 OL-M8,
-    §2.6, §2.11 EN-M8, §3.2 preview test 4).
+    that found the user finds nobody, and the second DELETE answers 404 (RFC 7644 §3.6; OneLogin's
+    Delete setting, https://developers.onelogin.com/scim/test-your-scim; Entra's hard delete,
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups; the Microsoft SCIM Validator's
+    preview test 'delete twice', https://learn.microsoft.com/en-us/entra/identity/app-provisioning/scim-validator-tutorial, observed in
+    third-party runs).
     """
     needs(idp, "deleteUser")
     new, user_id = given_user(client, idp, users)
@@ -49,7 +53,8 @@ def test_deleted_user_is_gone(idp, client, verdict, users):
 def test_delete_unknown_id(idp, client, verdict):
     """Sends the IdP's DELETE /Users/{id} for a random id that never existed.
 
-    Verifies: 404 (RFC 7644 §3.6, §3.12; onelogin-entra.md §3.2 preview test 3).
+    Verifies: 404 (RFC 7644 §3.6, §3.12; the Microsoft SCIM Validator's preview test 'delete a non-existent user',
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/scim-validator-tutorial, observed in third-party runs).
     """
     needs(idp, "deleteUser")
     unknown = str(uuid.uuid4())

@@ -1,5 +1,7 @@
 """Email-domain rule checks: SCIM creates members only, so userNames and primary emails stay on the
-organization's domains (exactly, case-insensitively), on create and on every update (asana.md §7)."""
+organization's domains (exactly, case-insensitively), on create and on every update. Tenant policy, inferred
+from Asana's help pages: SCIM creates members (https://help.asana.com/hc/en-us/articles/14150520592283-Provisioning-and-deprovisioning-users-with-SCIM),
+and guests are the users outside the organization's domains (https://help.asana.com/hc/en-us/articles/14070393544859-Guests-FAQ)."""
 
 from __future__ import annotations
 
@@ -63,7 +65,8 @@ def test_create_outside_org_domains_refused(idp, client, verdict, target, users,
     domain d (sub.d, evil-d, d.evil.io), then the IdP's userName filter.
 
     Verifies: 400 with scimType invalidValue and a detail naming the domain, and no user created
-    (asana.md §7; vouch's analogous rule, asana.md §9).
+    (tenant policy inferred from https://help.asana.com/hc/en-us/articles/14070393544859-Guests-FAQ; vouch's
+    analogous rule, https://github.com/vouch-sh/vouch/pull/826).
     """
     domain = _foreign(target, template)
     given_user(client, idp, users, domain=_member_domain(target))
@@ -127,7 +130,8 @@ def test_update_to_foreign_domain_refused(idp, client, verdict, target, users, u
     emails[type eq "work"].value alone; then reads the user back.
 
     Verifies: 400 (scimType invalidValue, detail naming the domain) and GET showing userName and
-    emails unchanged (asana.md §7: the rule applies to email changes too).
+    emails unchanged (tenant policy inferred from https://help.asana.com/hc/en-us/articles/14070393544859-Guests-FAQ;
+    the rule applies to email changes too).
     """
     member_domain = _member_domain(target)
     if update != "email-value-path":

@@ -43,8 +43,10 @@ def test_response_media_type(idp, client, verdict, users):
     an id that does not exist.
 
     Verifies: each JSON answer is labelled with a media type the IdP accepts, and records which one the
-    endpoint sends (Entra: application/scim+json only, onelogin-entra.md §2.11 EN-M9; OneLogin documents
-    application/json, §1.8; Okta tolerates application/json, okta.md §12). Whether the RFC's
+    endpoint sends (Entra: application/scim+json only,
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups; OneLogin documents
+    application/json, https://developers.onelogin.com/scim/implement-scim-api; Okta tolerates application/json,
+    https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/). Whether the RFC's
     application/scim+json is sent is judged for every IdP by errors.content-type.
     """
     new, user_id = given_user(client, idp, users)

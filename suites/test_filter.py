@@ -31,11 +31,13 @@ def finds(answer, user_id: str) -> bool:
 
 @pytest.mark.requirement("filter.no-match-200", "filter.no-match-list")
 def test_unknown_user_not_found(idp, client, verdict, users):
-    """Sends the IdP's existence check for a userName nobody has (Okta SPEC steps 5 and 9; OneLogin's
-    lookup before a create; Entra's matching query).
+    """Sends the IdP's existence check for a userName nobody has (Okta SCIM 2.0 SPEC test steps 5 and 9,
+    https://developer.okta.com/standards/SCIM/SCIMFiles/Okta-SCIM-20-SPEC-Test.json; OneLogin's lookup before a
+    create, https://developers.onelogin.com/scim/implement-scim-api; Entra's matching query,
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
 
     Verifies: 200 with a ListResponse, totalResults 0 and no resources, never 404 (RFC 7644 §3.4.2). For an
-    IdP that also takes 404 as "not found" (OneLogin, onelogin-entra.md §1.2) the 404 does not break it:
+    IdP that also takes 404 as "not found" (OneLogin, https://developers.onelogin.com/scim/implement-scim-api) the 404 does not break it:
     the RFC's empty list is then judged at SHOULD level (filter.no-match-list) instead of MUST.
     """
     needs_find(idp)
@@ -76,18 +78,21 @@ def _filter_on_the_wire(client, idp, encoding: str) -> str:
     return next((p.removeprefix("filter=") for p in query.split("&") if p.startswith("filter=")), query)
 
 
+# Each IdP's encodings, cited with their public URLs in the sources of fixtures/idps/<idp>.json (findUser).
 @pytest.mark.parametrize("encoding", [
-    _encoding("default", "filter.username-eq"),  # Okta REF20 %20/%22; OneLogin +/%22/&; Entra's documented text
-    _encoding("plus", "filter.encodings"),       # Okta REF2019 and Microsoft's validator: + for spaces
-    _encoding("literal", "filter.encodings"),    # Okta Runscope tests: raw spaces and quotes
+    _encoding("default", "filter.username-eq"),  # Okta SCIM 2.0 guide %20/%22; OneLogin +/%22/&; Entra's documented text
+    _encoding("plus", "filter.encodings"),       # Okta's 2019 SCIM reference and Microsoft's validator: + for spaces
+    _encoding("literal", "filter.encodings"),    # Okta's SPEC and CRUD tests (Runscope): raw spaces and quotes
 ])
 def test_find_created_user(idp, client, verdict, users, encoding):
     """Creates two users, then sends the IdP's existence check for one of them, in the IdP's encoding
     (Okta default: userName%20eq%20%22...%22, plus: userName+eq+%22...%22, literal: userName eq "...";
     OneLogin: userName+eq+%22...%22&; Entra: userName eq "...", plus: userName+eq+"...%40...").
 
-    Verifies: 200 with exactly that one user (RFC 7644 §3.4.2.2; okta.md §3.1; onelogin-entra.md §1.4,
-    §2.3), whichever way the spaces and quotes arrive.
+    Verifies: 200 with exactly that one user (RFC 7644 §3.4.2.2; Okta SCIM 2.0 guide,
+    https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/; OneLogin, https://developers.onelogin.com/scim/implement-scim-api;
+    Entra, https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups), whichever way
+    the spaces and quotes arrive.
     """
     needs(idp, "findUser", encoding)
     sent, default = (_filter_on_the_wire(client, idp, e) for e in (encoding, "default"))
@@ -107,7 +112,8 @@ def test_find_created_user(idp, client, verdict, users, encoding):
 @pytest.mark.requirement("filter.case-insensitive")
 def test_find_user_in_other_case(idp, client, verdict, users, case):
     """Creates a user with a mixed-case userName, then sends the IdP's existence check with the userName
-    upper-cased (Okta SPEC step 17) or lower-cased.
+    upper-cased (Okta SCIM 2.0 SPEC test step 17,
+    https://developer.okta.com/standards/SCIM/SCIMFiles/Okta-SCIM-20-SPEC-Test.json) or lower-cased.
 
     Verifies: 200 with exactly that user: userName is caseExact false (RFC 7643 §4.1.1, RFC 7644 §3.4.2.2).
     """
@@ -126,7 +132,8 @@ def test_find_by_external_id(idp, client, verdict, users):
     """Creates two users, then sends the IdP's matching query on externalId for one of them (Entra:
     filter=externalId eq "<externalId>").
 
-    Verifies: 200 with exactly that one user (onelogin-entra.md §2.3, §2.11 EN-M3; RFC 7644 §3.4.2.2).
+    Verifies: 200 with exactly that one user (Entra, https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups;
+    RFC 7644 §3.4.2.2).
     """
     needs(idp, "findUserByExternalId")
     new, user_id = with_external_id(given_user(client, idp, users))
@@ -141,7 +148,8 @@ def test_unquoted_filter_value(idp, client, verdict, users):
     documentation: filter=externalId eq jyoung).
 
     Verifies: 200 finding exactly that user, or 400 with a SCIM Error (whose scimType, where named, is
-    invalidFilter); never a 5xx or another user (onelogin-entra.md §2.10 E17, §2.11 EN-S5).
+    invalidFilter); never a 5xx or another user (Entra's legacy example,
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
     """
     needs(idp, "findUserByExternalId", "unquoted")
     new, user_id = with_external_id(given_user(client, idp, users))

@@ -1,5 +1,7 @@
 """Guest checks: guests (users outside the organization's domains) are invisible to SCIM: never listed,
-counted, found, readable, writable or creatable (asana.md §2 and §7)."""
+counted, found, readable, writable or creatable (Asana's SCIM docs, https://developers.asana.com/docs/scim; GET /Users and
+GET /Users/:id do not return guest users; the rest is tenant policy inferred from them and from the Asana Guests FAQ,
+https://help.asana.com/hc/en-us/articles/14070393544859-Guests-FAQ)."""
 
 from __future__ import annotations
 
@@ -68,7 +70,7 @@ def test_guests_not_listed(idp, client, verdict, target):
     """Walks every page of the IdP's import (Okta: GET /Users?startIndex=1&count=100, onwards).
 
     Verifies: no guest appears (userName compared case-insensitively, or the guest's id) in any page,
-    and totalResults equals the number of users walked, guests not counted (asana.md §2, §7). Other
+    and totalResults equals the number of users walked, guests not counted (Asana's SCIM docs, https://developers.asana.com/docs/scim). Other
     checks create users meanwhile, so the count is compared on a walk whose totalResults held still
     (up to three walks); when none does, only the pages are judged.
     """
@@ -102,7 +104,7 @@ def test_guests_not_found_by_filter(idp, client, verdict, target):
     each configured guest.
 
     Verifies: 200 with totalResults 0 and no resource, or the 404 an IdP takes as "nobody" (OneLogin)
-    (asana.md §7).
+    (tenant policy inferred from Asana's SCIM docs, https://developers.asana.com/docs/scim).
     """
     for guest in _guests(target):
         lookup = idp.request("findUser", userName=guest.userName)
@@ -139,7 +141,8 @@ def test_guest_ids_answer_404(idp, client, verdict, target, users):
     check really writes (and deletes) them.
 
     Verifies: each answers 404, or at least exactly what the unknown id answers (a request shape refused
-    before the lookup is judged by update.*): guests are invisible to SCIM (asana.md §2 and §7).
+    before the lookup is judged by update.*): guests are invisible to SCIM (Asana's SCIM docs,
+    https://developers.asana.com/docs/scim).
     """
     unknown = idp.unknown_ids[0] if idp.unknown_ids else "scimcert-unknown-id-0000"
     for guest in _with_ids(target):
@@ -156,8 +159,9 @@ def test_guest_ids_answer_404(idp, client, verdict, target, users):
 def test_guest_create_rejected(idp, client, verdict, target, users):
     """Sends the IdP's create for each configured guest's userName and email, then the IdP's filter.
 
-    Verifies: 4xx, and no user created under that userName (asana.md §7: a guest's email is outside
-    the organization's domains).
+    Verifies: 4xx, and no user created under that userName (tenant policy inferred from the Asana Guests FAQ,
+    https://help.asana.com/hc/en-us/articles/14070393544859-Guests-FAQ; a guest's email is outside the
+    organization's domains).
     """
     guest_ids = {g.id for g in _guests(target) if g.id}
     for guest in _guests(target):

@@ -204,7 +204,8 @@ def test_import_walk(idp, client, verdict, users, size):
     Verifies: every page has integer paging numbers, itemsPerPage = len(Resources) <= count, echoes the
     startIndex asked for, joins the previous page without gap or overlap and states the same totalResults;
     the walk returns no id twice, each created user exactly once, and as many users as totalResults
-    (RFC 7644 §3.4.2, §3.4.2.4; okta.md §2.1-2.2, §11.2-11.3).
+    (RFC 7644 §3.4.2, §3.4.2.4; Okta SCIM 2.0 guide, https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/;
+    Okta QA's past-the-end page, https://github.com/ory/polis/pull/4054).
     """
     needs_import(idp)
     own = [given_user(client, idp, users)[1] for _ in range(OWN_USERS)]
@@ -217,8 +218,8 @@ def test_import_walk(idp, client, verdict, users, size):
 def test_import_order_is_stable(idp, client, verdict, users):
     """Creates 3 users, then walks GET /Users twice with a small count (about 8 pages, at least 2 a page).
 
-    Verifies: the users seen by both walks come in the same order (okta.md §2.2: the same ordering
-    whatever count and startIndex).
+    Verifies: the users seen by both walks come in the same order (Okta SCIM 2.0 guide,
+    https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/; the same ordering whatever count and startIndex).
     """
     needs_import(idp)
     for _ in range(OWN_USERS):
@@ -249,7 +250,7 @@ def test_page_past_the_end(idp, client, verdict, users, where):
     than 100 users exist, as Okta's QA does (next-page).
 
     Verifies: 200 with a ListResponse, no resources, itemsPerPage 0 and the same totalResults
-    (okta.md §2.1, §11.3; RFC 7644 §3.4.2.4).
+    (Okta QA, https://github.com/ory/polis/pull/4054; RFC 7644 §3.4.2.4).
     """
     needs_import(idp)
     given_user(client, idp, users)

@@ -29,7 +29,10 @@ def test_test_api_credentials(idp, client, verdict):
 
     Verifies: it answers a status the IdP accepts; a 200 is a ListResponse with a Resources array and, for
     Okta's paging probe, integer paging numbers even when the tenant is empty, for a filter probe an
-    integer totalResults 0 and no resources (okta.md §1.2; onelogin-entra.md §1.2, §2.2). OneLogin also
+    integer totalResults 0 and no resources (Okta KB 'No results for users returned',
+    https://support.okta.com/help/s/article/okta-scim-connector-error-no-results-for-users-returned-when-testing-connection;
+    OneLogin, https://developers.onelogin.com/scim/implement-scim-api; Entra,
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups). OneLogin also
     takes 404; that the RFC prefers the empty list is judged by filter.no-match-list.
     """
     request = idp.request("testCredentials", probe=str(uuid.uuid4()))

@@ -61,7 +61,9 @@ def test_profile_update(idp, client, verdict, users, variant):
     keys), then reads the user back.
 
     Verifies: the answer is one the IdP accepts (PUT: 200; PATCH: 200 or 204), and GET shows every change
-    with name.familyName kept (okta.md §5.1-5.2, onelogin-entra.md §1.5, §2.4; RFC 7644 §3.5.1, §3.5.2).
+    with name.familyName kept (Okta SCIM 2.0 guide, https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/; real OneLogin
+    traffic, https://github.com/goauthentik/authentik/issues/11249; Entra, https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups and
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility; RFC 7644 §3.5.1, §3.5.2).
     Judged as update.put-replace, update.patch-replace or update.patch-operations by the shape.
     """
     needs(idp, "updateUser", variant)
@@ -92,9 +94,11 @@ def test_empty_values_pushed(idp, client, verdict, users):
     title: Okta the GET body with "title": "" and nickName left out; OneLogin its template with the
     title parameter rendered as "" (its template never carries nickName, which an RFC PATCH set).
 
-    Verifies: the push answers 200 without an error (okta.md §5.1, OIN test plan C9337; onelogin-entra.md
-    §1.9 quirk 7), and the erased or omitted attributes are gone on GET (RFC 7644 §3.5.1 replace
-    semantics; onelogin-entra.md §1.5, OL-S4: OneLogin's template is the whole user).
+    Verifies: the push answers 200 without an error (Okta OIN test plan C9337, okta-scim-test-plan-v2.xlsx published
+    with https://developer.okta.com/standards/SCIM/SCIMFiles/Okta-SCIM-20-SPEC-Test.json; OneLogin's unmapped parameters
+    rendered as "", inferred from https://developers.onelogin.com/scim/define-user-schema), and the erased or omitted attributes
+    are gone on GET (RFC 7644 §3.5.1 replace semantics; OneLogin's template is the whole user,
+    https://developers.onelogin.com/scim/define-user-schema).
     """
     needs(idp, "updateUser")
     if idp.spec("updateUser")["method"] != "PUT":
@@ -141,7 +145,9 @@ def test_update_unknown_id_not_found(idp, client, verdict, users, variant):
     """Sends the IdP's profile push in this shape (a PUT of a full user body with its id, OneLogin's
     template PUT, or a PATCH) to a random id that does not exist.
 
-    Verifies: 404 with a SCIM Error body (RFC 7644 §3.12; okta.md §4, §12; onelogin-entra.md §2.3).
+    Verifies: 404 with a SCIM Error body (RFC 7644 §3.12; Okta reads the user by id before its PUT,
+    https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/; Entra,
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
     """
     needs(idp, "updateUser", variant)
     unknown = str(uuid.uuid4())
@@ -166,7 +172,8 @@ def test_value_filter_path_changes_one_element(idp, client, verdict, users):
     of addresses[type eq "work"].locality (Entra: Replace, as its verbose update sends it).
 
     Verifies: 200 or 204; GET shows the new locality on the work address, its country kept, and the
-    home address unchanged (onelogin-entra.md §2.10 E4; RFC 7644 §3.5.2.3).
+    home address unchanged (Entra's value-filter paths,
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups; RFC 7644 §3.5.2.3).
     """
     needs(idp, "updateAddress")
     new, user_id = given_user(client, idp, users)
@@ -194,7 +201,9 @@ def test_operations_applied_in_order(idp, client, verdict, users):
     Remove title, Add title "Acting <title>", Replace title "<title>", Add nickName, Remove nickName).
 
     Verifies: 200 or 204, and GET shows the result of applying them in the order sent: title "<title>"
-    and no nickName (onelogin-entra.md §2.11 EN-S2; RFC 7644 §3.5.2).
+    and no nickName (a preview test of the Microsoft SCIM Validator,
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/scim-validator-tutorial, observed in third-party runs;
+    RFC 7644 §3.5.2).
     """
     needs(idp, "updateSequence")
     new, user_id = given_user(client, idp, users)
@@ -219,7 +228,9 @@ def test_manager_set_replaced_cleared(idp, client, verdict, target, users, form)
     path manager with [{"$ref", "value"}] (array)).
 
     Verifies: each answers 200 or 204 and GET shows manager.value as the first manager, then the
-    second, then no manager value (onelogin-entra.md §2.4, §2.11 EN-S1).
+    second, then no manager value (Entra's legacy example 5,
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups; the Microsoft SCIM Validator's
+    manager tests, https://learn.microsoft.com/en-us/entra/identity/app-provisioning/scim-validator-tutorial, observed in third-party runs).
     """
     needs(idp, "updateManager", form)
     first, second = given_user(client, idp, users)[1], given_user(client, idp, users)[1]

@@ -126,6 +126,18 @@ def _(c, server):
     return users_request(server, "Bearer not-a-token-of-this-tenant").status_code
 
 
+@case("auth-token-prefix-accepted", correct=(401, 200), faulty=(200, 200))
+def _(c, server):
+    return (users_request(server, f"Bearer {server.token}extra").status_code,
+            users_request(server, f"Bearer {server.token}").status_code)
+
+
+@case("auth-challenge-basic", correct="bearer", faulty="basic")
+def _(c, server):
+    challenge = users_request(server, "Bearer not-a-token").headers.get("www-authenticate", "")
+    return challenge.split(" ")[0].lower()
+
+
 @case("auth-revoked-token-accepted", correct=401, faulty=200)
 def _(c, server):
     return users_request(server, f"Bearer {server.tenant.revoked_tokens[0]}").status_code
@@ -179,6 +191,13 @@ def _(c, server):
     users, expression = same_stem_users(c, 3)
     body = list_users(c, expression, startIndex=1, count=1).json()
     return len(body["Resources"]), body["itemsPerPage"]
+
+
+@case("paging-bounds-rejected", correct=(200, 1, 200, 0), faulty=(400, None, 400, None))
+def _(c, server):
+    start, negative = list_users(c, startIndex=0, count=1), list_users(c, count=-1)
+    return (start.status_code, json_or_none(start).get("startIndex"), negative.status_code,
+            json_or_none(negative).get("itemsPerPage"))
 
 
 @case("paging-zero-based", correct=(0, 1), faulty=(1, 1))
@@ -323,6 +342,18 @@ def _(c, server):
     return tuple(body.get("password", False) for body in (created, read, listed))
 
 
+@case("create-accepts-missing-username", correct=400, faulty=201)
+def _(c, server):
+    return c.post("/Users", json={"schemas": [CORE_URN], "emails": [{"value": "nameless@example.com"}]}).status_code
+
+
+@case("create-drops-optional-attributes", correct=("Ada L", "en-GB", "work"), faulty=(None, None, None))
+def _(c, server):
+    user = new_user(c, displayName="Ada L", locale="en-GB")
+    read = c.get(f"/Users/{user['id']}").json()
+    return read.get("displayName"), read.get("locale"), read["emails"][0].get("type")
+
+
 @case("create-integer-id", correct=("str", 200, 204), faulty=("int", 200, 204))
 def _(c, server):
     created = new_user(c)
@@ -410,6 +441,16 @@ def _(c, server):
     user = new_user(c)
     status = patch(c, user["id"], replace("displayName", "Patched")).status_code
     return status, c.get(f"/Users/{user['id']}").json().get("displayName")
+
+
+@case("patch-replace-appends", correct=(1, 1), faulty=(2, 3))
+def _(c, server):
+    user = new_user(c)
+    name = user["userName"]
+    local, _, domain = name.partition("@")
+    pathless = patch(c, user["id"], {"op": "replace", "value": {"emails": [{"value": f"{local}.a@{domain}", "primary": True}]}})
+    with_path = patch(c, user["id"], replace("emails", [{"value": f"{local}.b@{domain}", "primary": True}]))
+    return len(pathless.json()["emails"]), len(with_path.json()["emails"])
 
 
 @case("patch-value-path-unsupported", correct=(200, "new@example.com"), faulty=(400, None))
@@ -514,6 +555,14 @@ def _(c, server):
     user = new_user(c)
     deleted = c.delete(f"/Users/{user['id']}").status_code
     return deleted, c.get(f"/Users/{user['id']}").status_code, total_found(c, f'userName eq "{user["userName"]}"')
+
+
+@case("delete-tombstone-writable", correct=(404, 404), faulty=(200, 200))
+def _(c, server):
+    user = new_user(c)
+    c.delete(f"/Users/{user['id']}")
+    return (c.put(f"/Users/{user['id']}", json=user_body(user["userName"])).status_code,
+            patch(c, user["id"], replace("title", "Ghost")).status_code)
 
 
 @case("delete-twice-204", correct=(204, 404, 404), faulty=(204, 204, 204))
@@ -656,6 +705,12 @@ def _(c, server):
     return response.status_code, media_type(response)
 
 
+@case("errors-unknown-endpoint-html", correct=(404, "application/scim+json"), faulty=(404, "text/html"))
+def _(c, server):
+    answer = c.get("/NoSuchEndpoint")
+    return answer.status_code, media_type(answer)
+
+
 @case("errors-malformed-json-500", correct=(400, 400), faulty=(500, 400))
 def _(c, server):
     malformed = c.post("/Users", content=b'{"userName": "broken@example.com",')
@@ -680,6 +735,13 @@ def _(c, server):
 @case("discovery-spc-missing", correct=200, faulty=404)
 def _(c, server):
     return c.get("/ServiceProviderConfig").status_code
+
+
+@case("discovery-etag-claimed-not-sent", correct=(True, True), faulty=(True, False))
+def _(c, server):
+    user = new_user(c)
+    supported = c.get("/ServiceProviderConfig").json()["etag"]["supported"]
+    return supported, "etag" in c.get(f"/Users/{user['id']}").headers
 
 
 @case("discovery-spc-wrong-schema", correct=(True, True), faulty=(False, False))

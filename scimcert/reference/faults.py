@@ -307,6 +307,26 @@ def _basic():
     return Rewrite(on_request)
 
 
+@fault("auth-token-prefix-accepted", "token",
+       "A bearer token is accepted when it starts with a valid token (a prefix comparison), so the token with "
+       "characters appended authenticates.", breaks=())
+def _token_prefix():
+    def on_request(ex: Exchange) -> None:
+        token = bearer_token(ex.headers.get("authorization"))
+        if token and any(token.startswith(valid) for valid in ex.state.tenant.active_tokens):
+            _authorize_as_active(ex)
+    return Rewrite(on_request)
+
+
+@fault("auth-challenge-basic", "token",
+       "401 answers challenge with WWW-Authenticate: Basic, a scheme the IdPs' bearer tokens never use.", breaks=())
+def _challenge_basic():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if answer.status == 401:
+            answer.headers["www-authenticate"] = 'Basic realm="scim"'
+    return Rewrite(on_response=on_response)
+
+
 @fault("auth-no-www-authenticate", "token", "401 answers lack the WWW-Authenticate challenge (RFC 7644 §2).",
        breaks=("token.www-authenticate",))
 def _no_challenge():
@@ -380,6 +400,19 @@ def _items_per_page_total():
         if "totalResults" in body:
             body["itemsPerPage"] = body["totalResults"]
     return Rewrite(on_response=edit_list(edit))
+
+
+@fault("paging-bounds-rejected", "import",
+       "startIndex below 1 or a negative count answers 400 invalidValue instead of being read as 1 and 0.", breaks=())
+def _paging_bounds():
+    def on_request(ex: Exchange) -> Answer | None:
+        def below(name: str, floor: int) -> bool:
+            value = ex.param(name)
+            return value is not None and value.lstrip("-").isdigit() and int(value) < floor
+        if ex.is_list and (below("startIndex", 1) or below("count", 0)):
+            return error(400, "startIndex must be at least 1 and count not negative", "invalidValue")
+        return None
+    return Rewrite(on_request)
 
 
 @fault("paging-zero-based", "import", "startIndex is treated as 0-based: startIndex=1 skips the first user.",
@@ -648,6 +681,36 @@ def _password_echo():
     return Rewrite(on_response=on_response)
 
 
+@fault("create-accepts-missing-username", "create",
+       "A POST /Users without userName creates a user anyway, named after its id.", breaks=())
+def _missing_username():
+    def on_request(ex: Exchange) -> None:
+        body = ex.body
+        if ex.method == "POST" and ex.path.rstrip("/") == "/Users" and isinstance(body, dict) \
+                and not any(str(k).lower() == "username" and v for k, v in body.items()):
+            domain = ex.state.tenant.domains[0]
+            ex.body = {"schemas": [CORE_USER], **body, "userName": f"user-{uuid.uuid4().hex[:12]}@{domain}"}
+    return Rewrite(on_request)
+
+
+@fault("create-drops-optional-attributes", "create",
+       "displayName, locale and the type of each email are silently dropped from a created user.", breaks=())
+def _drop_optional():
+    def strip(user: dict) -> None:
+        for key in [k for k in user if str(k).lower() in ("displayname", "locale")]:
+            del user[key]
+        for email in user.get("emails") or []:
+            if isinstance(email, dict):
+                email.pop("type", None)
+
+    def on_request(ex: Exchange) -> None:
+        body = ex.body
+        if ex.method == "POST" and ex.path.rstrip("/") == "/Users" and isinstance(body, dict):
+            strip(body)
+            ex.body = body
+    return Rewrite(on_request)
+
+
 @fault("responses-masked-password", "create",
        "Every user answer carries \"password\": \"********\": a masked password is still returned (RFC 7643: never).",
        breaks=("create.password-never-returned", "schema.user", "schema.list-response"))
@@ -750,6 +813,28 @@ def _put_read_only():
        idps=("okta", "onelogin"))
 def _put_ignored():
     return ignoring("PUT")
+
+
+@fault("patch-replace-appends", "update",
+       "A PATCH replace of a multi-valued attribute (emails, with or without a path) adds the values to those "
+       "the user has instead of replacing them.", breaks=())
+def _replace_appends():
+    def on_request(ex: Exchange) -> None:
+        if ex.method != "PATCH" or not ex.user_id:
+            return
+        ops = []
+        for op in patch_ops(ex):
+            if str(op.get("op", "")).lower() == "replace":
+                value = op.get("value")
+                if str(op.get("path", "")).lower() == "emails":
+                    op = {**op, "op": "add"}
+                elif op.get("path") is None and isinstance(value, dict) and "emails" in value:
+                    ops.append({"op": "add", "path": "emails", "value": value["emails"]})
+                    op = {**op, "value": {k: v for k, v in value.items() if k != "emails"}}
+            ops.append(op)
+        if ops != patch_ops(ex):
+            ex.body = {**ex.body, "Operations": [op for op in ops if op.get("value") != {}]}
+    return Rewrite(on_request)
 
 
 @fault("update-rejects-empty-values", "update",
@@ -1022,6 +1107,20 @@ def _delete_twice():
     return Rewrite(on_response=on_response)
 
 
+@fault("delete-tombstone-writable", "delete",
+       "PUT and PATCH to an id that does not exist, such as a deleted user's, answer 200 (a write to a tombstone).",
+       breaks=())
+def _tombstone():
+    def on_request(ex: Exchange) -> Answer | None:
+        if ex.method in ("PUT", "PATCH") and ex.user_id:
+            try:
+                ex.state.store.get(ex.user_id)
+            except ScimError:
+                return Answer.json(200, {"schemas": [CORE_USER], "id": ex.user_id, "userName": "deleted@tombstone"})
+        return None
+    return Rewrite(on_request)
+
+
 @fault("delete-200-with-body", "delete", "DELETE answers 200 with a body instead of 204 No Content.",
        breaks=("delete.accepted",),
        idps=("entra",))  # OneLogin takes the 200; the body of a DELETE is not judged
@@ -1248,6 +1347,18 @@ def _scim_type_invalid_value():
     return Rewrite(on_response=edit_error(edit))
 
 
+@fault("errors-unknown-endpoint-html", "errors",
+       "A path the server does not serve answers 404 with an HTML page (the framework's default), not a SCIM Error.",
+       breaks=())
+def _unknown_endpoint_html():
+    known = ("/Users", "/ServiceProviderConfig", "/ResourceTypes", "/Schemas", "/Bulk", "/Me", "/.search")
+
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if answer.status == 404 and not ex.path.startswith(known):
+            answer.replace(html(404, "Not Found"))
+    return Rewrite(on_response=on_response)
+
+
 @fault("errors-html-404", "errors", "404 answers (unknown ids) are an HTML page.",
        breaks=("errors.scim-error-body", "create.unknown-id-404", "update.unknown-id-404"))
 def _html_404():
@@ -1323,6 +1434,15 @@ def _spc_schema():
        breaks=("discovery.patch-advertised",))
 def _spc_patch():
     return _edit_spc(lambda body: body.update(patch={"supported": False}))
+
+
+@fault("discovery-etag-claimed-not-sent", "discovery",
+       "/ServiceProviderConfig says etag is supported, but no response carries an ETag header.", breaks=())
+def _etag_not_sent():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if "etag" in answer.headers:
+            del answer.headers["etag"]
+    return Rewrite(on_response=on_response)
 
 
 @fault("discovery-schemas-bare-array", "discovery",
