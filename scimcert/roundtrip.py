@@ -115,3 +115,64 @@ def _elements(sent: list, got: list, path: str, attribute: str, whole: bool) -> 
                 continue  # absent primary means false (§2.4)
             found += _value(value, _lookup(other, name), f"{label}.{name}", name)
     return found
+
+
+def written(method: str, body: Any) -> tuple[dict, dict]:
+    """What a PUT or PATCH body sets, as two User-shaped bodies: (replaced, added). A PUT replaces what it
+    carries (RFC 7644 §3.5.1); a PATCH `replace` replaces its target, an `add` adds to a multi-valued one
+    (§3.5.2.1, §3.5.2.3). Path-less values and simple paths are read in attribute notation (dotted and
+    URN-qualified, §3.10); operations on a value filter (emails[type eq "work"].value) and removes are left
+    to the checks that send them."""
+    if method == "PUT":
+        return (_expanded(body) if isinstance(body, dict) else {}), {}
+    replaced: dict = {}
+    added: dict = {}
+    operations = body.get("Operations") if isinstance(body, dict) else None
+    for op in operations if isinstance(operations, list) else []:
+        if not isinstance(op, dict) or str(op.get("op", "")).lower() not in ("add", "replace"):
+            continue
+        target = replaced if str(op["op"]).lower() == "replace" else added
+        path, value = op.get("path"), op.get("value")
+        if path is None and isinstance(value, dict):
+            _merge(target, _expanded(value))
+        elif isinstance(path, str) and "[" not in path:
+            _merge(target, _expanded({path: value}))
+    return replaced, added
+
+
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def _expanded(body: dict) -> dict:
+    """`body` with keys in attribute notation nested: "name.givenName" → {"name": {"givenName"}}, an
+    extension's "urn:…:User:department" → {"urn:…:User": {"department"}}, the core URN's dropped."""
+    out: dict = {}
+    for key, value in body.items():
+        if not isinstance(key, str):
+            continue
+        urn, attribute = _split_urn(key)
+        parts = ([urn] if urn and urn.casefold() != CORE.casefold() else []) + (attribute.split(".") if attribute else [])
+        if not parts:
+            _merge(out, _expanded(value) if isinstance(value, dict) else {})
+            continue
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = _expanded(value) if isinstance(value, dict) else value
+    return out
+
+
+def _split_urn(key: str) -> tuple[str, str]:
+    """("urn:…:User", "department") for an URN-qualified name, (URN, "") for an URN alone, ("", key) else."""
+    if not key.lower().startswith("urn:"):
+        return "", key
+    head, _, last = key.rpartition(":")
+    return (key, "") if last[:1].isupper() else (head, last)
+
+
+def _merge(into: dict, more: dict) -> None:
+    for key, value in more.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value

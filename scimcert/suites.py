@@ -10,6 +10,7 @@ import pytest
 from .client import Exchange
 from .data import NewUser
 from .profiles import profiles
+from .roundtrip import changed
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -70,6 +71,24 @@ def judge_scim_type(verdict, answer: Exchange, keyword: str) -> None:
                       expected=keyword, actual=given, exchange=answer)
 
 
+ROUND_TRIP_FINDINGS = 20  # attributes named one by one; the rest are counted in the last finding
+
+
+def judge_round_trip(verdict, requirement: str, sent: Any, read: Exchange, *, skip: set[str] = frozenset()) -> None:
+    """`requirement`: every attribute the body `sent` carried comes back in `read` (the user read back) as
+    sent (scimcert.roundtrip); each one dropped or rewritten is a finding of its own, naming its path.
+    `skip`: dotted paths another requirement judges already (userName, name.givenName, ...)."""
+    found = [c for c in changed(sent, read.json) if c.partition(":")[0] not in skip]
+    if not found:
+        verdict.check(requirement, True, "every attribute sent comes back as sent", exchange=read)
+    for difference in found[:ROUND_TRIP_FINDINGS]:
+        verdict.check(requirement, False, f"{difference.partition(':')[0]} does not come back as sent",
+                      expected="the value sent", actual=difference, exchange=read)
+    if len(found) > ROUND_TRIP_FINDINGS:
+        verdict.check(requirement, False, f"{len(found) - ROUND_TRIP_FINDINGS} more attributes do not come back",
+                      actual=found[ROUND_TRIP_FINDINGS:], exchange=read)
+
+
 def refused_operations(client, request) -> list[str]:
     """The operations of a PATCH the target refused, each sent again alone (the same step, headers and
     schemas): those it still refuses, as "op path: status scimType detail", so a finding can name the
@@ -108,6 +127,20 @@ def given_user(client, idp, users, *, domain: str | None = None, variant: str = 
         pytest.skip(f"precondition failed: {idp.name}'s create request answered "
                     f"{answer.status or answer.error} (judged by create.created-201)")
     return new, user_id
+
+
+def rfc_user(client, users, **extra: Any):
+    """A user created by an RFC POST /Users (no IdP's template), for the RFC probes: (NewUser, its id, the
+    body sent). A precondition like given_user: skips when the target cannot create it."""
+    new = users.new()
+    body = {"schemas": [CORE_USER], "userName": new.userName, "displayName": new.displayName, "active": True,
+            "name": {"givenName": new.givenName, "familyName": new.familyName},
+            "emails": [{"value": new.email, "type": "work", "primary": True}], **extra}
+    created = client.raw("POST", "/Users", label="RFC POST /Users", body=body)
+    if created.status != 201 or created.created_id is None:
+        pytest.skip(f"precondition failed: POST /Users answered {created.status or created.error} "
+                    "(judged by create.created-201)")
+    return new, created.created_id, body
 
 
 def borrowed_user(client, users):

@@ -10,11 +10,13 @@ from urllib.parse import urljoin
 import pytest
 
 from scimcert.suites import (
+    CORE_USER,
     ENTERPRISE,
     TOLERANCE,
     dig,
     given_user,
     is_scim_error,
+    judge_round_trip,
     needs,
     resources,
     values_for,
@@ -38,7 +40,7 @@ def _sent(body: object) -> dict[tuple[str, ...], object]:
 
 
 @pytest.mark.requirement("create.created-201", "create.echo-values", "create.location", "create.get-same",
-                         "create.password-never-returned")
+                         "create.round-trip", "create.password-never-returned")
 def test_create_user(idp, client, verdict, users):
     """Sends the IdP's assignment of a new user: its lookups (Okta, OneLogin: filter on userName; Entra:
     on userName and externalId), then its POST /Users (Okta: password placeholder, groups, externalId;
@@ -46,7 +48,9 @@ def test_create_user(idp, client, verdict, users):
     id and by filter.
 
     Verifies: 201 with a string id, userName and name echoed with their case, a Location naming the
-    resource meta.location names (either may be relative), GET /Users/{id} returning the created values, and no password in any answer
+    resource meta.location names (either may be relative), GET /Users/{id} returning the created values
+    (userName, name, externalId, active: create.get-same; every other attribute sent, at SHOULD level since
+    RFC 7644 §3.3 lets a server ignore what it does not support: create.round-trip), and no password in any answer
     (RFC 7644 §3.3, RFC 7643 §4.1.1; Okta SCIM 2.0 SPEC test steps 11 and 13,
     https://developer.okta.com/standards/SCIM/SCIMFiles/Okta-SCIM-20-SPEC-Test.json; OneLogin, https://developers.onelogin.com/scim/implement-scim-api;
     Entra, https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
@@ -84,6 +88,9 @@ def test_create_user(idp, client, verdict, users):
         verdict.check("create.get-same", dig(read.json, *path) == value,
                       f"GET returns the created {'.'.join(path)}",
                       expected=value, actual=dig(read.json, *path), exchange=read)
+
+    if read.status == 200:
+        judge_round_trip(verdict, "create.round-trip", request.body, read, skip={".".join(path) for path in sent})
 
     found = client.send(idp.request("findUser", userName=new.userName))
     listed = [r for r in resources(found) if r.get("id") == user_id]
@@ -228,6 +235,36 @@ def test_duplicate_username_conflicts(idp, client, verdict, users, duplicate, re
         verdict.check("create.duplicate-uniqueness", dig(answer.json, "scimType") == "uniqueness",
                       "the conflict names scimType uniqueness", expected="uniqueness",
                       actual=dig(answer.json, "scimType") or "(absent)", exchange=answer)
+
+
+NOT_USERS = {
+    "absent": {"schemas": [CORE_USER], "emails": [{"value": "nameless@example.com", "primary": True}]},
+    "empty": {"schemas": [CORE_USER], "userName": "", "emails": [{"value": "nameless@example.com", "primary": True}]},
+    "not-a-user": {"not": "a scim resource"},
+}
+
+
+@pytest.mark.parametrize("body", list(NOT_USERS))
+@pytest.mark.requirement("create.username-required")
+def test_create_without_username_refused(client, verdict, body):
+    """Sends POST /Users with a body that has no userName, an empty userName, or is not a User at all
+    ({"not": "a scim resource"}) (RFC probes).
+
+    Verifies: 400 with a SCIM Error, and no user created (RFC 7643 §4.1.1,
+    https://www.rfc-editor.org/rfc/rfc7643#section-4.1.1: «Each User MUST include a non-empty userName
+    value»; RFC 7644 §3.12 Table 9: invalidValue, «A required value was missing»). A user the target
+    creates anyway is deleted at once, so no other check meets it.
+    """
+    answer = client.raw("POST", "/Users", body=NOT_USERS[body], label=f"RFC POST /Users ({body} userName)")
+    verdict.check("create.username-required", answer.status == 400 and is_scim_error(answer),
+                  "the create is refused with 400 and a SCIM Error",
+                  expected="400 with a SCIM Error", actual=f"{answer.status or answer.error}: {answer.excerpt(200)}",
+                  exchange=answer)
+    verdict.check("create.username-required", answer.created_id is None, "no user is created",
+                  expected="no user", actual=f"created user {answer.created_id}" if answer.created_id else "(none)",
+                  exchange=answer)
+    if answer.created_id is not None:  # removed at once: a user without a userName must not reach other checks
+        client.raw("DELETE", f"/Users/{answer.created_id}", label="remove the user created without a userName")
 
 
 @pytest.mark.requirement("create.unknown-id-404")

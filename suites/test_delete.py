@@ -8,16 +8,18 @@ import uuid
 
 import pytest
 
-from scimcert.suites import given_user, named, needs
+from scimcert.suites import CORE_USER, given_user, named, needs, values_for
 
 
 @pytest.mark.requirement("delete.accepted", "delete.gone-404", "delete.missing-404")
 def test_deleted_user_is_gone(idp, client, verdict, users):
     """Creates a user and looks it up by its userName the IdP's way, sends the IdP's DELETE /Users/{id},
-    then reads the user by id, looks it up again, and sends the DELETE again.
+    then reads the user by id, sends the IdP's update of it, looks it up again, and sends the DELETE again.
 
-    Verifies: the DELETE answers 204 (OneLogin also takes 200); afterwards GET answers 404, the lookup
-    that found the user finds nobody, and the second DELETE answers 404 (RFC 7644 §3.6; OneLogin's
+    Verifies: the DELETE answers 204 (OneLogin also takes 200); afterwards GET and the IdP's update answer
+    404 (RFC 7644 §3.6, https://www.rfc-editor.org/rfc/rfc7644#section-3.6: «MUST return a 404 (Not Found)
+    error code for all operations associated with the previously deleted resource»), the lookup that found
+    the user finds nobody, and the second DELETE answers 404 (OneLogin's
     Delete setting, https://developers.onelogin.com/scim/test-your-scim; Entra's hard delete,
     https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups; the Microsoft SCIM Validator's
     preview test 'delete twice', https://learn.microsoft.com/en-us/entra/identity/app-provisioning/scim-validator-tutorial, observed in
@@ -44,6 +46,13 @@ def test_deleted_user_is_gone(idp, client, verdict, users):
                       "the userName lookup no longer finds the deleted user",
                       expected=f"no user {new.userName}", actual=f"{found.status or found.error}; ids {ids}",
                       exchange=found)
+    if idp.has("updateUser"):  # RFC 7644 §3.6: 404 "for all operations associated with the previously deleted resource"
+        update = idp.request("updateUser", **values_for(new, id=user_id, title="Written after the delete"),
+                             current={"schemas": [CORE_USER], "id": user_id, "userName": new.userName})
+        written = client.send(update)
+        verdict.check("delete.gone-404", written.status == 404, f"the IdP's update ({update.method}) of the deleted "
+                      "user answers 404", expected=404, actual=f"{written.status or written.error}: "
+                      f"{written.excerpt(200)}", exchange=written)
     again = client.send(idp.request("deleteUser", id=user_id))
     verdict.check("delete.missing-404", again.status == 404, "a second DELETE of the user answers 404",
                   expected=404, actual=again.status or again.error, exchange=again)

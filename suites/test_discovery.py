@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scimcert.suites import CORE_USER, PATCH_OP, dig, resources
+from scimcert.suites import CORE_USER, PATCH_OP, dig, resources, rfc_user
 from scimcert.validation import validate
 
 
@@ -92,15 +92,7 @@ def test_patch_support_advertised(client, verdict, users):
     if spc.status != 200 or not isinstance(advertised, bool):
         pytest.skip("precondition failed: no patch.supported boolean in /ServiceProviderConfig "
                     "(judged by discovery.service-provider-config)")
-    new = users.new()
-    created = client.raw("POST", "/Users", label="RFC POST /Users", body={
-        "schemas": [CORE_USER], "userName": new.userName, "displayName": new.displayName, "active": True,
-        "name": {"givenName": new.givenName, "familyName": new.familyName},
-        "emails": [{"value": new.email, "type": "work", "primary": True}]})
-    user_id = created.created_id
-    if created.status != 201 or user_id is None:
-        pytest.skip(f"precondition failed: POST /Users answered {created.status or created.error} "
-                    "(judged by create.created-201)")
+    new, user_id, _ = rfc_user(client, users)
     patched = client.raw("PATCH", f"/Users/{user_id}", label="RFC PATCH displayName", body={
         "schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": new.givenName}]})
     works = patched.status in (200, 204)
@@ -110,3 +102,30 @@ def test_patch_support_advertised(client, verdict, users):
                   "patch.supported is true but PATCH fails",
                   expected=f"patch.supported {str(works).lower()} (PATCH answered {patched.status or patched.error})",
                   actual=f"patch.supported {str(advertised).lower()}", exchange=spc if works else patched)
+
+
+@pytest.mark.requirement("discovery.etag-advertised")
+def test_etag_support_advertised(client, verdict, users):
+    """Reads etag.supported from GET /ServiceProviderConfig, creates a user (RFC POST /Users) and reads it
+    back by id.
+
+    Verifies: the GET answers with an ETag header exactly when the ServiceProviderConfig advertises etag
+    support (RFC 7643 §5, https://www.rfc-editor.org/rfc/rfc7643#section-5; RFC 7644 §3.14,
+    https://www.rfc-editor.org/rfc/rfc7644#section-3.14).
+    """
+    spc = client.raw("GET", "/ServiceProviderConfig", label="RFC GET /ServiceProviderConfig")
+    advertised = dig(spc.json, "etag", "supported")
+    if spc.status != 200 or not isinstance(advertised, bool):
+        pytest.skip("precondition failed: no etag.supported boolean in /ServiceProviderConfig "
+                    "(judged by discovery.service-provider-config)")
+    _, user_id, _ = rfc_user(client, users)
+    read = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
+    if read.status != 200:
+        pytest.skip(f"precondition failed: GET /Users/{user_id} answered {read.status or read.error}")
+    sent = read.header("etag") is not None
+    verdict.check("discovery.etag-advertised", sent == advertised,
+                  "etag.supported says whether GET carries an ETag" if sent == advertised else
+                  "GET carries an ETag but etag.supported is false" if sent else
+                  "etag.supported is true but GET carries no ETag header",
+                  expected=f"etag.supported {str(sent).lower()} (ETag header {'present' if sent else 'absent'})",
+                  actual=f"etag.supported {str(advertised).lower()}", exchange=read if advertised else spc)

@@ -61,3 +61,18 @@ def test_response_media_type(idp, client, verdict, users):
         verdict.check("errors.idp-content-type", _media_type(answer) in accepted,
                       f"{answer.label} answers {_media_type(answer) or '(no Content-Type)'}, which {idp.name} reads",
                       expected=" or ".join(accepted), actual=answer.content_type or "(none)", exchange=answer)
+
+
+@pytest.mark.requirement("errors.unknown-endpoint-404")
+def test_unknown_endpoint_answers_404(client, verdict):
+    """Sends GET to an endpoint no SCIM server has (/scimcert-no-such-endpoint), with the valid token.
+
+    Verifies: 404 with a SCIM Error body (RFC 7644 §3.12 Table 8, https://www.rfc-editor.org/rfc/rfc7644#section-3.12:
+    404 «Specified resource (e.g., User) or endpoint does not exist»; «implementers MUST return the errors
+    in the body of the response in a JSON format»).
+    """
+    answer = client.raw("GET", "/scimcert-no-such-endpoint", label="RFC GET of an unknown endpoint")
+    verdict.check("errors.unknown-endpoint-404", answer.status == 404, "an unknown endpoint answers 404",
+                  expected=404, actual=answer.status or answer.error, exchange=answer)
+    verdict.check("errors.unknown-endpoint-404", is_scim_error(answer), "the 404 is a SCIM Error",
+                  expected="a SCIM Error body", actual=answer.excerpt(200), exchange=answer)

@@ -1,13 +1,24 @@
 """Filter checks: the IdPs' lookups before a create (GET /Users?filter=userName eq "...", Entra's
-externalId eq "..."), in each IdP's encoding, and the RFC's invalid filters."""
+externalId eq "..."), in each IdP's encoding, the RFC's invalid filters, and the other query parameter that
+shapes an answer, attribute projection (attributes, excludedAttributes)."""
 
 from __future__ import annotations
 
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 
-from scimcert.suites import dig, given_user, is_scim_error, judge_scim_type, list_of, needs, number, resources
+from scimcert.suites import (
+    dig,
+    given_user,
+    is_scim_error,
+    judge_scim_type,
+    list_of,
+    needs,
+    number,
+    resources,
+    rfc_user,
+)
 
 
 def needs_find(idp) -> None:
@@ -174,12 +185,97 @@ def test_invalid_filter_rejected(client, verdict, query):
     """Sends GET /Users with a malformed filter: an unknown operator (regex), eq without a value, an
     unterminated quote, an empty filter (RFC probes; no IdP sends them).
 
-    Verifies: 400 with a SCIM Error, not a crash or an unfiltered list (RFC 7644 §3.4.2.2); where the
-    error names a scimType (OPTIONAL), it is invalidFilter (RFC 7644 §3.12 Table 9).
+    Verifies: 400 with a SCIM Error, not a crash or an unfiltered list; for the unknown operator, scimType
+    invalidFilter (RFC 7644 §3.4.2.2, https://www.rfc-editor.org/rfc/rfc7644#section-3.4.2.2: «Providers
+    MUST decline to filter results if the specified filter operation is not recognized and return an HTTP
+    400 error with a "scimType" error of "invalidFilter"»); for the other malformed filters, a scimType
+    that is given is invalidFilter (RFC 7644 §3.12 Table 9; errors.scim-type).
     """
     answer = client.raw("GET", "/Users", query=query, label=f"GET /Users?{query}")
     verdict.check("filter.invalid-400", answer.status == 400, "the malformed filter is refused with 400",
                   expected=400, actual=answer.status or answer.error, exchange=answer)
     verdict.check("filter.invalid-400", is_scim_error(answer), "the refusal is a SCIM Error",
                   expected="a SCIM Error body", actual=answer.excerpt(200), exchange=answer)
-    judge_scim_type(verdict, answer, "invalidFilter")
+    if "regex" in query:  # an operator the server does not recognise: the RFC names the scimType
+        verdict.check("filter.invalid-400", dig(answer.json, "scimType") == "invalidFilter",
+                      "the unknown operator is refused with scimType invalidFilter", expected="invalidFilter",
+                      actual=dig(answer.json, "scimType") or "(no scimType)", exchange=answer)
+    else:
+        judge_scim_type(verdict, answer, "invalidFilter")
+
+
+# ---- attribute projection (RFC 7644 §3.4.2.5, §3.9): RFC probes; no IdP sends them for users ----
+
+ASKED = "userName,name.familyName"  # an attribute and a sub-attribute
+EXCLUDED = "emails,title,id"  # id is returned always: excluding it has no effect
+
+
+def _resource(answer, where: str, user_id: str):
+    """The user in the answer: the body (by id) or the list's resource with that id."""
+    if where == "user":
+        return answer.json if isinstance(answer.json, dict) else None
+    return next((r for r in resources(answer) if str(r.get("id")) == user_id), None)
+
+
+def _get(client, where: str, user_id: str, user_name: str, parameter: str, value: str):
+    if where == "user":
+        return client.raw("GET", f"/Users/{user_id}", query=f"{parameter}={value}",
+                          label=f"RFC GET /Users/{{id}}?{parameter}")
+    expression = quote(f'userName eq "{user_name}"', safe="")
+    return client.raw("GET", "/Users", query=f"filter={expression}&{parameter}={value}",
+                      label=f"RFC GET /Users?filter&{parameter}")
+
+
+def _answered(verdict, answer, where: str, user_id: str):
+    verdict.require("filter.projection", answer.status == 200, "the projected read answers 200",
+                    expected=200, actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+    user = _resource(answer, where, user_id)
+    verdict.require("filter.projection", isinstance(user, dict), "the answer holds the user",
+                    expected=f"the user {user_id}", actual=answer.excerpt(200), exchange=answer)
+    return user
+
+
+@pytest.mark.parametrize("where", ["user", "list"])
+@pytest.mark.requirement("filter.projection")
+def test_attributes_names_what_comes_back(client, verdict, users, where):
+    """Creates a user with a name, emails, a title and a display name (RFC POST /Users), then reads it by id
+    (user) or by a userName filter (list) with attributes=userName,name.familyName.
+
+    Verifies: the user holds id and schemas (returned always), userName and name.familyName, and nothing
+    else it has: not name.givenName, emails, title, displayName or active (RFC 7644 §3.9,
+    https://www.rfc-editor.org/rfc/rfc7644#section-3.9: «the default list of attributes SHALL be
+    overridden, and each resource returned MUST contain the minimum set of resource attributes and any
+    attributes or sub-attributes explicitly requested»; §3.4.2.5: the parameters «MUST be supported»).
+    """
+    new, user_id, _ = rfc_user(client, users, title="Analyst")
+    answer = _get(client, where, user_id, new.userName, "attributes", ASKED)
+    user = _answered(verdict, answer, where, user_id)
+    for path in (("id",), ("schemas",), ("userName",), ("name", "familyName")):
+        verdict.check("filter.projection", dig(user, *path) is not None, f"{'.'.join(path)} is returned",
+                      expected="present", actual=dig(user, *path) or "(absent)", exchange=answer)
+    extra = [".".join(path) for path in (("name", "givenName"), ("emails",), ("title",), ("displayName",), ("active",))
+             if dig(user, *path) is not None]
+    verdict.check("filter.projection", not extra, f"nothing but what attributes={ASKED} names (and id, schemas)",
+                  expected="no other attribute", actual=extra or "(none)", exchange=answer)
+
+
+@pytest.mark.parametrize("where", ["user", "list"])
+@pytest.mark.requirement("filter.projection")
+def test_excluded_attributes_leave_out_what_is_named(client, verdict, users, where):
+    """Creates a user with a name, emails and a title (RFC POST /Users), then reads it by id (user) or by a
+    userName filter (list) with excludedAttributes=emails,title,id.
+
+    Verifies: no emails and no title; id is still there (returned always) and so are userName and name
+    (RFC 7644 §3.9: «the default set of attributes minus those attributes listed in "excludedAttributes"
+    is returned»; §3.4.2.5: «SHALL have no effect on attributes whose schema "returned" setting is
+    "always"», https://www.rfc-editor.org/rfc/rfc7644#section-3.4.2.5).
+    """
+    new, user_id, _ = rfc_user(client, users, title="Analyst")
+    answer = _get(client, where, user_id, new.userName, "excludedAttributes", EXCLUDED)
+    user = _answered(verdict, answer, where, user_id)
+    for path in (("id",), ("userName",), ("name", "familyName")):
+        verdict.check("filter.projection", dig(user, *path) is not None, f"{'.'.join(path)} is still returned",
+                      expected="present", actual=dig(user, *path) or "(absent)", exchange=answer)
+    kept = [name for name in ("emails", "title") if dig(user, name) is not None]
+    verdict.check("filter.projection", not kept, "the excluded emails and title are left out",
+                  expected="absent", actual=kept or "(none)", exchange=answer)

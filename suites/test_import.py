@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from scimcert.client import Exchange
-from scimcert.suites import dig, given_user, integer_paging, list_of, needs, number, resources
+from scimcert.suites import dig, given_user, integer_paging, list_of, needs, number, resources, rfc_user
 
 pytestmark = pytest.mark.quiet_tenant  # every check here reads the whole list (scimcert/quiet.py)
 
@@ -310,3 +310,36 @@ def test_count_zero(idp, client, verdict, users):
                   expected=">= 1", actual=body.get("totalResults", "(absent)"), exchange=answer)
     verdict.check("import.count-zero", not items(answer), "count=0 returns no resources",
                   expected=0, actual=len(items(answer)), exchange=answer)
+
+
+@pytest.mark.requirement("import.paging-bounds")
+def test_paging_bounds_are_read_not_refused(client, verdict, users):
+    """Creates a user, then sends GET /Users?startIndex=1&count=2, the same with startIndex=0 and with
+    startIndex=-5, and GET /Users?startIndex=1&count=-1 (RFC probes).
+
+    Verifies: startIndex below 1 answers 200 with the page of startIndex=1 (startIndex 1, the same users),
+    and a negative count answers 200 with no resources and a totalResults, like count=0 (RFC 7644
+    §3.4.2.4, https://www.rfc-editor.org/rfc/rfc7644#section-3.4.2.4: «A value less than 1 SHALL be
+    interpreted as 1»; «A negative value SHALL be interpreted as "0"»).
+    """
+    rfc_user(client, users)
+    first = client.raw("GET", "/Users", query="startIndex=1&count=2", label="RFC GET /Users (startIndex=1)")
+    if first.status != 200 or list_of(first) is None:
+        pytest.skip(f"precondition failed: GET /Users?startIndex=1&count=2 answered {first.status or first.error} "
+                    "(judged by import.*)")
+    expected = [dig(r, "id") for r in resources(first)]
+    for start in (0, -5):
+        page = client.raw("GET", "/Users", query=f"startIndex={start}&count=2",
+                          label=f"RFC GET /Users (startIndex={start})")
+        verdict.check("import.paging-bounds", page.status == 200 and number(dig(page.json, "startIndex")) == 1
+                      and [dig(r, "id") for r in resources(page)] == expected,
+                      f"startIndex={start} is read as 1", expected=f"200, startIndex 1, ids {expected}",
+                      actual=f"{page.status or page.error}, startIndex {dig(page.json, 'startIndex')}, "
+                             f"ids {[dig(r, 'id') for r in resources(page)]}", exchange=page)
+    negative = client.raw("GET", "/Users", query="startIndex=1&count=-1", label="RFC GET /Users (count=-1)")
+    verdict.check("import.paging-bounds", negative.status == 200 and not items(negative)
+                  and number(dig(negative.json, "totalResults")) is not None,
+                  "count=-1 is read as 0: a totalResults and no resources",
+                  expected="200, totalResults, no resources",
+                  actual=f"{negative.status or negative.error}, totalResults {dig(negative.json, 'totalResults')}, "
+                         f"{len(items(negative))} resource(s)", exchange=negative)

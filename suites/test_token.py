@@ -3,6 +3,7 @@ Connection"), and every way a request can lack a valid token."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -65,28 +66,41 @@ def _credential(name: str, header: str | None, requirement: str):
     _credential("missing", None, "token.missing-401"),
     _credential("empty-bearer", "Bearer", "token.invalid-401"),
     _credential("unknown-token", "Bearer scimcert-unknown-token-0000000000", "token.invalid-401"),
+    _credential("token-with-a-character-more", "Bearer {token}x", "token.invalid-401"),
+    _credential("token-without-its-last-character", "Bearer {token-cut}", "token.invalid-401"),
+    _credential("token-in-another-case", "Bearer {token-case}", "token.invalid-401"),
     _credential("raw-token-without-scheme", "{token}", "token.invalid-401"),
     _credential("basic-scheme", "Basic c2NpbWNlcnQ6c2NpbWNlcnQ=", "token.invalid-401"),
     _credential("revoked-token", "Bearer {revoked}", "token.revoked-401"),
 ])
 @pytest.mark.requirement("token.error-body", "token.www-authenticate")
 def test_bad_credentials_rejected(idp, client, verdict, target, credential, header, requirement):
-    """Sends the IdP's connection test without a valid token (missing, empty, unknown, raw, Basic, revoked).
+    """Sends the IdP's connection test without a valid token: missing, empty, unknown, the valid token with
+    a character more, without its last character or in another letter case, the token without a scheme,
+    the Basic scheme, a revoked token.
 
-    Verifies: 401 with a SCIM Error body and a WWW-Authenticate header (RFC 7644 §2, §3.12).
+    Verifies: 401 with a SCIM Error body, and a WWW-Authenticate challenge naming the Bearer scheme the
+    IdPs use (RFC 7644 §2, https://www.rfc-editor.org/rfc/rfc7644#section-2: the service provider «SHALL
+    indicate supported HTTP authentication schemes via the "WWW-Authenticate" header»; RFC 6750 §3: «All
+    challenges defined by this specification MUST use the auth-scheme value "Bearer"»). A token is a
+    secret compared exactly: nearly the token is not the token (RFC 6750 §3.1 invalid_token).
     """
     if "{revoked}" in (header or "") and not target.revoked_token:
         pytest.skip("no revoked token configured (set SCIM_REVOKED_TOKEN)")
+    if "{token-case}" in (header or "") and target.token.swapcase() == target.token:
+        pytest.skip("the configured token has no letters: no other letter case to try")
     if header is not None:
-        header = header.replace("{token}", target.token).replace("{revoked}", target.revoked_token or "")
+        header = (header.replace("{token-cut}", target.token[:-1]).replace("{token-case}", target.token.swapcase())
+                  .replace("{token}", target.token).replace("{revoked}", target.revoked_token or ""))
     answer = client.send(idp.request("testCredentials"), auth=header)
     verdict.check(requirement, answer.status == 401, f"a request with a {credential} credential is refused",
                   expected=401, actual=answer.status or answer.error, exchange=answer)
     verdict.check("token.error-body", is_scim_error(answer), "the refusal carries a SCIM Error body",
                   expected="SCIM Error", actual=answer.excerpt(200), exchange=answer)
-    verdict.check("token.www-authenticate", bool(answer.header("www-authenticate")),
-                  "the refusal names the scheme in WWW-Authenticate", expected="WWW-Authenticate: Bearer ...",
-                  actual=answer.header("www-authenticate") or "(absent)", exchange=answer)
+    challenge = answer.header("www-authenticate") or ""
+    verdict.check("token.www-authenticate", re.search(r"(^|,)\s*bearer\b", challenge, re.IGNORECASE) is not None,
+                  "the refusal challenges with the Bearer scheme in WWW-Authenticate",
+                  expected='WWW-Authenticate: Bearer realm="..."', actual=challenge or "(absent)", exchange=answer)
 
 
 @pytest.mark.parametrize("credential, header", [

@@ -8,13 +8,16 @@ import uuid
 
 import pytest
 
+from scimcert.roundtrip import changed, written
 from scimcert.suites import (
     PATCH_OP,
     current,
     dig,
     given_user,
     is_scim_error,
+    judge_round_trip,
     needs,
+    refused_operations,
     shape,
     values_for,
     variant_params,
@@ -51,7 +54,7 @@ def _visible(verdict, requirement: str, read, changes: dict[tuple[str, ...], obj
 
 
 @pytest.mark.parametrize("variant", variant_params("updateUser"))
-@pytest.mark.requirement(*SHAPES.values())
+@pytest.mark.requirement(*SHAPES.values(), "update.round-trip")
 def test_profile_update(idp, client, verdict, users, variant):
     """Creates a user, then sends the IdP's profile push in this shape with a new given name, title and
     work email (Okta AIW: GET, then PUT of the whole GET body, id and meta included; Okta OIN: one
@@ -60,8 +63,11 @@ def test_profile_update(idp, client, verdict, users, variant):
     enterprise URN path and Add title; Entra aadOptscim062020: one path-less replace with dotted and URN
     keys), then reads the user back.
 
-    Verifies: the answer is one the IdP accepts (PUT: 200; PATCH: 200 or 204), and GET shows every change
-    with name.familyName kept (Okta SCIM 2.0 guide, https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/; real OneLogin
+    Verifies: the answer is one the IdP accepts (PUT: 200; PATCH: 200 or 204; a refused multi-operation
+    PATCH is sent again one operation at a time, to name the operations refused), GET shows every change
+    with name.familyName kept, a multi-valued attribute the update replaces (PUT, replace) holds exactly
+    the values sent (RFC 7644 §3.5.1; §3.5.2.3: «the attribute and all values are replaced»), and every
+    other attribute sent comes back as sent (update.round-trip, SHOULD) (Okta SCIM 2.0 guide, https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/; real OneLogin
     traffic, https://github.com/goauthentik/authentik/issues/11249; Entra, https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups and
     https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility; RFC 7644 §3.5.1, §3.5.2).
     Judged as update.put-replace, update.patch-replace or update.patch-operations by the shape.
@@ -78,14 +84,23 @@ def test_profile_update(idp, client, verdict, users, variant):
         if other != requirement:
             verdict.skip(other, f"{idp.name}'s '{variant}' update is judged as {requirement}")
     answer = client.send(request)
+    refused = refused_operations(client, request) if answer.status not in request.accepts else []
     verdict.require(requirement, answer.status in request.accepts, f"the {shape(request)} update succeeds",
-                    expected=list(request.accepts), actual=answer.status or answer.error, exchange=answer)
+                    expected=list(request.accepts), exchange=answer, actual=f"{answer.status or answer.error}"
+                    + (f"; sent alone, the target refuses: {'; '.join(refused)}" if refused else ""))
     read = client.send(idp.request("getUser", id=user_id))
     _visible(verdict, requirement, read,
              {("name", "givenName"): given, ("name", "familyName"): new.familyName, ("title",): TITLE})
     if _applies(idp, "updateUser", variant, "email"):
         verdict.check(requirement, email in _emails(read.json), "GET shows the new work email",
                       expected=email, actual=_emails(read.json), exchange=read)
+    replaced, added = written(request.method, request.body)
+    if any(isinstance(value, list) and value for value in replaced.values()):
+        kept = [c for c in changed(replaced, read.json, whole=True) if "is still there" in c]
+        verdict.check(requirement, not kept, "each multi-valued attribute the update replaces holds only the "
+                      "values sent", expected="only the values sent", actual=kept or "(as sent)", exchange=read)
+    judge_round_trip(verdict, "update.round-trip", {**added, **replaced}, read,
+                     skip={"name.givenName", "name.familyName", "title"})
 
 
 @pytest.mark.requirement("update.empty-values", "update.put-clears-omitted")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 from helpers import MUTATION_TABLE, scim_client
+from suite_runs import run_suite
 
 from scimcert.reference import ReferenceServer, Tenant
 
@@ -17,6 +19,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if MUTATION_TABLE.exists() and MUTATION_TABLE.stat().st_mtime >= STARTED:
         terminalreporter.write_sep("=", "mutation score (tests/test_mutation.py)")
         terminalreporter.write(MUTATION_TABLE.read_text("utf-8"))
+
+
+@pytest.fixture(scope="session")
+def declared(tmp_path_factory) -> dict[str, set[str]]:
+    """requirement ID → the checks (node ids) that declare it, from `pytest suites --collect-only`."""
+    run = run_suite(tmp_path_factory.mktemp("collect"), "--collect-only")
+    assert run.returncode == 0, run.stdout[-2000:]
+    found: dict[str, set[str]] = {}
+    for line in run.stdout.splitlines():
+        match = re.match(r"\s+(\S+)\s+→\s+(.+)$", line)
+        if match:
+            for requirement in match.group(2).split(", "):
+                found.setdefault(requirement, set()).add(match.group(1))
+    assert found, "no requirement listed by --collect-only"
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-from suite_runs import run_suite
 
 from scimcert.paths import FIXTURES
 from scimcert.profiles import profiles
@@ -14,21 +13,6 @@ from scimcert.reference.tenant import Tenant
 from scimcert.requirements import catalogue
 from scimcert.schemas import describe, errors
 from scimcert.verdict import HARNESS_JUDGED as JUDGED_BY_HARNESS  # judged on every response (Verdict.absorb)
-
-
-@pytest.fixture(scope="module")
-def declared(tmp_path_factory) -> dict[str, set[str]]:
-    """requirement ID → the checks (node ids) that declare it, from `pytest suites --collect-only`."""
-    run = run_suite(tmp_path_factory.mktemp("collect"), "--collect-only")
-    assert run.returncode == 0, run.stdout[-2000:]
-    found: dict[str, set[str]] = {}
-    for line in run.stdout.splitlines():
-        match = re.match(r"\s+(\S+)\s+→\s+(.+)$", line)
-        if match:
-            for requirement in match.group(2).split(", "):
-                found.setdefault(requirement, set()).add(match.group(1))
-    assert found, "no requirement listed by --collect-only"
-    return found
 
 
 def test_every_declared_requirement_exists(declared):

@@ -278,18 +278,18 @@ def test_unknown_requirement_is_an_error():
 # ---- verdicts -------------------------------------------------------------------------------
 
 def test_must_violation_fails_and_should_violation_warns():
-    verdict = Verdict.for_ids(["create.duplicate-409", "create.case-variant-409"])
+    verdict = Verdict.for_ids(["create.duplicate-409", "create.round-trip"])
     verdict.check("create.duplicate-409", False, "duplicate refused", expected=409, actual=201)
-    verdict.check("create.case-variant-409", False, "case variant refused", expected=409, actual=201)
+    verdict.check("create.round-trip", False, "the title came back", expected=409, actual=201)
     outcomes = {r.requirement: r.outcome for r in verdict.results()}
-    assert outcomes == {"create.duplicate-409": "failed", "create.case-variant-409": "warning"}
+    assert outcomes == {"create.duplicate-409": "failed", "create.round-trip": "warning"}
     assert [f.requirement for f in verdict.failures] == ["create.duplicate-409"]
     assert "expected: 409" in verdict.report(verdict.failures)
 
 
 def test_strict_turns_should_into_failure():
-    verdict = Verdict.for_ids(["create.case-variant-409"], strict=True)
-    verdict.check("create.case-variant-409", False, "case variant refused")
+    verdict = Verdict.for_ids(["create.round-trip"], strict=True)
+    verdict.check("create.round-trip", False, "the title came back")
     assert verdict.results()[0].outcome == "failed"
 
 

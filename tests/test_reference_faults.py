@@ -282,6 +282,14 @@ def _(c, server):
     return response.status_code, json_or_none(response).get("scimType")
 
 
+@case("projection-ignored", correct=(False, False), faulty=(True, True))
+def _(c, server):
+    user = new_user(c)
+    asked = c.get(f"/Users/{user['id']}", params={"attributes": "userName"}).json()
+    excluded = c.get(f"/Users/{user['id']}", params={"excludedAttributes": "emails"}).json()
+    return "emails" in asked, "emails" in excluded
+
+
 # ---- create ---------------------------------------------------------------------------------
 
 @case("create-200-not-201", correct=201, faulty=200)

@@ -54,3 +54,22 @@ def test_a_replaced_list_keeps_nothing_else():
     assert changed(sent, got) == []
     assert changed(sent, got, whole=True) == [
         "emails: replaced, yet the element with value 'old@example.com' is still there"]
+
+
+def test_what_a_write_sets():
+    from scimcert.roundtrip import written
+
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+        {"op": "replace", "value": {"name.givenName": "Ada", f"{ENTERPRISE}:department": "R&D",
+                                   "emails": [{"value": "a@example.com", "primary": True}]}},
+        {"op": "Add", "path": "title", "value": "Lead"},
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "b@example.com"},
+        {"op": "remove", "path": "nickName"},
+        {"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:User:displayName", "value": "A"},
+    ]}
+    replaced, added = written("PATCH", body)
+    assert replaced == {"name": {"givenName": "Ada"}, ENTERPRISE: {"department": "R&D"},
+                        "emails": [{"value": "a@example.com", "primary": True}], "displayName": "A"}
+    assert added == {"title": "Lead"}
+    assert written("PUT", {"userName": "u", ENTERPRISE: {"department": "x"}}) == (
+        {"userName": "u", ENTERPRISE: {"department": "x"}}, {})

@@ -309,7 +309,7 @@ def _basic():
 
 @fault("auth-token-prefix-accepted", "token",
        "A bearer token is accepted when it starts with a valid token (a prefix comparison), so the token with "
-       "characters appended authenticates.", breaks=())
+       "characters appended authenticates.", breaks=("token.invalid-401", "token.error-body", "token.www-authenticate"))
 def _token_prefix():
     def on_request(ex: Exchange) -> None:
         token = bearer_token(ex.headers.get("authorization"))
@@ -319,7 +319,7 @@ def _token_prefix():
 
 
 @fault("auth-challenge-basic", "token",
-       "401 answers challenge with WWW-Authenticate: Basic, a scheme the IdPs' bearer tokens never use.", breaks=())
+       "401 answers challenge with WWW-Authenticate: Basic, a scheme the IdPs' bearer tokens never use.", breaks=("token.www-authenticate",))
 def _challenge_basic():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if answer.status == 401:
@@ -403,7 +403,7 @@ def _items_per_page_total():
 
 
 @fault("paging-bounds-rejected", "import",
-       "startIndex below 1 or a negative count answers 400 invalidValue instead of being read as 1 and 0.", breaks=())
+       "startIndex below 1 or a negative count answers 400 invalidValue instead of being read as 1 and 0.", breaks=("import.paging-bounds",))
 def _paging_bounds():
     def on_request(ex: Exchange) -> Answer | None:
         def below(name: str, floor: int) -> bool:
@@ -416,19 +416,19 @@ def _paging_bounds():
 
 
 @fault("paging-zero-based", "import", "startIndex is treated as 0-based: startIndex=1 skips the first user.",
-       breaks=("import.start-index", "import.total-consistent", "guests.not-listed", "filter.username-eq", "filter.externalid-eq"))
+       breaks=("import.start-index", "import.total-consistent", "guests.not-listed", "filter.username-eq", "filter.externalid-eq", "filter.projection"))
 def _zero_based():
     return query_override(lambda query, flt, start, count: query(flt, start + 1, count))
 
 
 @fault("paging-count-ignored", "import", "count and startIndex are ignored: every page holds every user.",
-       breaks=("import.count-honoured", "import.count-zero", "import.start-index", "import.walk-complete", "import.total-consistent", "import.past-end"))
+       breaks=("import.count-honoured", "import.count-zero", "import.start-index", "import.walk-complete", "import.total-consistent", "import.past-end", "import.paging-bounds"))
 def _count_ignored():
     return query_override(lambda query, flt, start, count: query(flt, 1, sys.maxsize))
 
 
 @fault("paging-empty-as-bare-array", "import", "An empty result is the bare JSON array [] instead of a ListResponse.",
-       breaks=("schema.list-response", "schema.idp-readable", "filter.no-match-200", "filter.no-match-list", "import.count-zero", "import.past-end", "guests.not-found-by-filter", "token.test-credentials"))
+       breaks=("schema.list-response", "schema.idp-readable", "filter.no-match-200", "filter.no-match-list", "import.count-zero", "import.past-end", "guests.not-found-by-filter", "token.test-credentials", "import.paging-bounds"))
 def _bare_array():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
@@ -447,7 +447,7 @@ def _total_page():
 
 @fault("paging-unstable-order", "import",
        "The order of users changes between requests, so a paged walk misses and repeats users.",
-       breaks=("import.stable-order", "import.walk-complete", "import.start-index", "guests.not-listed"))
+       breaks=("import.stable-order", "import.walk-complete", "import.start-index", "guests.not-listed", "import.paging-bounds"))
 def _unstable():
     rng = random.Random(7644)  # shared on purpose: each request draws the next order
 
@@ -462,7 +462,7 @@ def _unstable():
 
 @fault("filter-ignored", "filter",
        "The filter parameter is ignored: every user is returned (Okta: 'Multiple users found').",
-       breaks=("filter.username-eq", "filter.externalid-eq", "filter.no-match-200", "filter.no-match-list", "filter.invalid-400", "filter.unquoted-tolerated", "guests.not-found-by-filter", "token.test-credentials"))
+       breaks=("filter.username-eq", "filter.externalid-eq", "filter.no-match-200", "filter.no-match-list", "filter.invalid-400", "filter.unquoted-tolerated", "guests.not-found-by-filter", "token.test-credentials", "filter.projection"))
 def _filter_ignored():
     def on_request(ex: Exchange) -> None:
         if ex.is_list:
@@ -559,7 +559,7 @@ def _no_location():
 
 @fault("create-lowercases-username", "create",
        "userName is stored lower-cased, so what the IdP sent is not what it reads back.",
-       breaks=("create.echo-values", "create.get-same", "create.legacy-urns", "create.emails-object", "create.template-artefacts"))
+       breaks=("create.echo-values", "create.get-same", "create.legacy-urns", "create.emails-object", "create.template-artefacts", "update.round-trip"))
 def _lowercase():
     def on_request(ex: Exchange) -> None:
         rewrite_attribute(ex, lambda key: key == "username", lambda v: v.lower() if isinstance(v, str) else v)
@@ -682,7 +682,7 @@ def _password_echo():
 
 
 @fault("create-accepts-missing-username", "create",
-       "A POST /Users without userName creates a user anyway, named after its id.", breaks=())
+       "A POST /Users without userName creates a user anyway, named after its id.", breaks=("create.username-required", "schema.idp-readable"))
 def _missing_username():
     def on_request(ex: Exchange) -> None:
         body = ex.body
@@ -694,7 +694,7 @@ def _missing_username():
 
 
 @fault("create-drops-optional-attributes", "create",
-       "displayName, locale and the type of each email are silently dropped from a created user.", breaks=())
+       "displayName, locale and the type of each email are silently dropped from a created user.", breaks=("create.round-trip", "domain.update-rejected"))
 def _drop_optional():
     def strip(user: dict) -> None:
         for key in [k for k in user if str(k).lower() in ("displayname", "locale")]:
@@ -736,7 +736,7 @@ def _integer_id():
 
 @fault("create-rejects-scim-json", "create",
        "Bodies sent as application/scim+json are refused with 415 (framework only parses application/json).",
-       breaks=("create.created-201", "create.enterprise-extension", "create.legacy-urns", "create.emails-object", "create.template-artefacts", "update.unknown-id-404", "errors.malformed-400"))
+       breaks=("create.created-201", "create.enterprise-extension", "create.legacy-urns", "create.emails-object", "create.template-artefacts", "update.unknown-id-404", "errors.malformed-400", "create.username-required"))
 def _media_type():
     def on_request(ex: Exchange) -> Answer | None:
         if ex.raw_body and "scim+json" in ex.headers.get("content-type", ""):
@@ -786,7 +786,7 @@ _EXTENSION_URNS = (ENTERPRISE_USER.lower(), "urn:scim:schemas:extension:enterpri
 
 
 @fault("create-drops-enterprise-extension", "create", "Enterprise extension attributes are silently dropped.",
-       breaks=("create.enterprise-extension", "create.legacy-urns", "update.manager"))
+       breaks=("create.enterprise-extension", "create.legacy-urns", "update.manager", "create.round-trip", "update.round-trip"))
 def _drop_extension():
     def on_request(ex: Exchange) -> None:
         if rewrite_attribute(ex, lambda key: key.startswith(_EXTENSION_URNS), lambda v: DROP):
@@ -809,7 +809,7 @@ def _put_read_only():
 
 
 @fault("put-ignored", "update", "PUT answers 200 with the user but applies nothing.",
-       breaks=("update.put-replace", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "create.legacy-urns"),
+       breaks=("update.put-replace", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "create.legacy-urns", "update.round-trip"),
        idps=("okta", "onelogin"))
 def _put_ignored():
     return ignoring("PUT")
@@ -817,7 +817,7 @@ def _put_ignored():
 
 @fault("patch-replace-appends", "update",
        "A PATCH replace of a multi-valued attribute (emails, with or without a path) adds the values to those "
-       "the user has instead of replacing them.", breaks=())
+       "the user has instead of replacing them.", breaks=("update.patch-replace",))
 def _replace_appends():
     def on_request(ex: Exchange) -> None:
         if ex.method != "PATCH" or not ex.user_id:
@@ -883,7 +883,7 @@ def _pathless():
 
 
 @fault("patch-op-case-sensitive", "update", "Capitalised op names (Entra's Replace/Add/Remove) are rejected with 400.",
-       breaks=("update.patch-operations", "update.value-path-element", "update.operations-in-order", "update.manager", "deactivate.accepted", "update.unknown-id-404"),
+       breaks=("update.patch-operations", "update.value-path-element", "update.operations-in-order", "update.manager", "deactivate.accepted", "update.unknown-id-404", "delete.gone-404"),
        idps=("entra",))
 def _op_case():
     def on_request(ex: Exchange) -> Answer | None:
@@ -895,14 +895,14 @@ def _op_case():
 
 
 @fault("patch-ignored", "update", "PATCH answers 200 with the user but applies nothing.",
-       breaks=("update.patch-replace", "update.patch-operations", "update.value-path-element", "update.operations-in-order", "update.manager", "update.version-changes", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected"))
+       breaks=("update.patch-replace", "update.patch-operations", "update.value-path-element", "update.operations-in-order", "update.manager", "update.version-changes", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "update.round-trip"))
 def _patch_ignored():
     return ignoring("PATCH")
 
 
 @fault("patch-value-path-unsupported", "update",
        "Value-filter paths such as emails[type eq \"work\"].value answer 400 invalidPath.",
-       breaks=("update.patch-operations", "update.value-path-element", "update.unknown-id-404"),
+       breaks=("update.patch-operations", "update.value-path-element", "update.unknown-id-404", "delete.gone-404"),
        idps=("entra",))
 def _value_path():
     def on_request(ex: Exchange) -> Answer | None:
@@ -925,7 +925,7 @@ def _plain_key(key: object) -> bool:
 @fault("patch-dotted-keys-ignored", "update",
        "A path-less PATCH value's dotted and URN-qualified keys (Entra aadOptscim062020: \"name.givenName\") "
        "are silently ignored; the answer is still 200.",
-       breaks=("update.patch-replace",),
+       breaks=("update.patch-replace", "update.round-trip"),
        idps=("entra",))
 def _dotted_keys():
     def on_request(ex: Exchange) -> None:
@@ -1057,7 +1057,7 @@ def _active_string():
 
 
 @fault("active-as-string", "deactivate", "active is returned as the string \"true\"/\"false\" instead of a boolean.",
-       breaks=("schema.user", "schema.list-response", "schema.idp-readable", "deactivate.readable", "create.get-same"))
+       breaks=("schema.user", "schema.list-response", "schema.idp-readable", "deactivate.readable", "create.get-same", "update.round-trip"))
 def _active_out_string():
     def edit(user: dict) -> None:
         if isinstance(user.get("active"), bool):
@@ -1109,7 +1109,7 @@ def _delete_twice():
 
 @fault("delete-tombstone-writable", "delete",
        "PUT and PATCH to an id that does not exist, such as a deleted user's, answer 200 (a write to a tombstone).",
-       breaks=())
+       breaks=("delete.gone-404", "update.unknown-id-404", "guests.id-404", "schema.idp-readable"))
 def _tombstone():
     def on_request(ex: Exchange) -> Answer | None:
         if ex.method in ("PUT", "PATCH") and ex.user_id:
@@ -1329,7 +1329,7 @@ def _status_int():
 
 @fault("errors-not-scim", "errors",
        "Error bodies use a vendor envelope {\"errors\":[{\"message\":...}]} (Asana REST) without the Error URN.",
-       breaks=("errors.scim-error-body", "errors.content-type", "errors.idp-content-type", "schema.idp-readable", "token.error-body", "create.duplicate-uniqueness", "create.unknown-id-404", "update.unknown-id-404", "errors.malformed-400", "filter.invalid-400", "filter.unquoted-tolerated", "domain.invalid-value"))
+       breaks=("errors.scim-error-body", "errors.content-type", "errors.idp-content-type", "schema.idp-readable", "token.error-body", "create.duplicate-uniqueness", "create.unknown-id-404", "update.unknown-id-404", "errors.malformed-400", "filter.invalid-400", "filter.unquoted-tolerated", "domain.invalid-value", "create.username-required", "errors.unknown-endpoint-404"))
 def _vendor_errors():
     def edit(answer: Answer, body: dict) -> None:
         answer.body = {"errors": [{"message": body.get("detail", "")}]}
@@ -1339,7 +1339,7 @@ def _vendor_errors():
 
 @fault("errors-scim-type-always-invalid-value", "errors",
        "Every 400 error names scimType invalidValue, also for an unparsable body or a bad filter.",
-       breaks=("errors.scim-type",))
+       breaks=("errors.scim-type", "filter.invalid-400"))
 def _scim_type_invalid_value():
     def edit(answer: Answer, body: dict) -> None:
         if answer.status == 400:
@@ -1349,7 +1349,7 @@ def _scim_type_invalid_value():
 
 @fault("errors-unknown-endpoint-html", "errors",
        "A path the server does not serve answers 404 with an HTML page (the framework's default), not a SCIM Error.",
-       breaks=())
+       breaks=("errors.unknown-endpoint-404", "errors.scim-error-body"))
 def _unknown_endpoint_html():
     known = ("/Users", "/ServiceProviderConfig", "/ResourceTypes", "/Schemas", "/Bulk", "/Me", "/.search")
 
@@ -1360,7 +1360,7 @@ def _unknown_endpoint_html():
 
 
 @fault("errors-html-404", "errors", "404 answers (unknown ids) are an HTML page.",
-       breaks=("errors.scim-error-body", "create.unknown-id-404", "update.unknown-id-404"))
+       breaks=("errors.scim-error-body", "create.unknown-id-404", "update.unknown-id-404", "errors.unknown-endpoint-404"))
 def _html_404():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if answer.status == 404:
@@ -1436,8 +1436,17 @@ def _spc_patch():
     return _edit_spc(lambda body: body.update(patch={"supported": False}))
 
 
+@fault("projection-ignored", "filter",
+       "attributes and excludedAttributes are ignored: every answer holds the whole user.", breaks=("filter.projection",))
+def _projection_ignored():
+    def on_request(ex: Exchange) -> None:
+        ex.set_param("attributes", None)
+        ex.set_param("excludedAttributes", None)
+    return Rewrite(on_request)
+
+
 @fault("discovery-etag-claimed-not-sent", "discovery",
-       "/ServiceProviderConfig says etag is supported, but no response carries an ETag header.", breaks=())
+       "/ServiceProviderConfig says etag is supported, but no response carries an ETag header.", breaks=("discovery.etag-advertised", "update.version-changes"))
 def _etag_not_sent():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if "etag" in answer.headers:
