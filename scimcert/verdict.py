@@ -17,8 +17,8 @@ from .requirements import Requirement, lookup
 
 # Requirements judged on every response of their kind, whichever check received it.
 AUTOMATIC = {"user": "schema.user", "user-list": "schema.list-response", "error": "errors.scim-error-body"}
-HARNESS_JUDGED = frozenset({*AUTOMATIC.values(), "errors.status-string", "errors.content-type",
-                            "schema.idp-readable"})
+HARNESS_JUDGED = frozenset({*AUTOMATIC.values(), "errors.status-string", "errors.status-matches",
+                            "errors.content-type", "schema.idp-readable"})
 
 
 class ConformanceFailure(AssertionError):
@@ -105,7 +105,8 @@ class Verdict:
         """Every response a check receives is judged against its schema, automatically.
 
         Users, lists and errors are validated (schema.user, schema.list-response,
-        errors.scim-error-body, errors.status-string), the IdP's overlay is applied where that IdP
+        errors.scim-error-body, errors.status-string), an error's status must be the HTTP status
+        (errors.status-matches), the IdP's overlay is applied where that IdP
         has one for the kind (schema.idp-readable), and JSON bodies must be labelled
         application/scim+json. A requirement whose condition this answer cannot show (an empty user
         body, an error body without a status, a check without an IdP overlay) is not judged on it:
@@ -122,6 +123,11 @@ class Verdict:
         self._judge(requirement_id, others, exchange)
         if exchange.kind == "error" and isinstance(exchange.json, dict) and "status" in exchange.json:
             self._judge("errors.status-string", status_type, exchange)
+            said = exchange.json["status"]
+            self._declare("errors.status-matches")
+            self.check("errors.status-matches", str(said).strip() == str(exchange.status),
+                       "the error's status is the HTTP status of the answer", expected=str(exchange.status),
+                       actual=said, exchange=exchange, cause=f"status {said!r} on an HTTP {exchange.status}")
         if exchange.overlay is not None:
             self._judge("schema.idp-readable", [v for v in exchange.idp_violations if not _within(v.pointer, busy)],
                         exchange)

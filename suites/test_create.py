@@ -19,6 +19,7 @@ from scimcert.suites import (
     judge_round_trip,
     needs,
     resources,
+    rfc_user,
     values_for,
     variant_params,
     write_request,
@@ -265,6 +266,32 @@ def test_create_without_username_refused(client, verdict, body):
                   exchange=answer)
     if answer.created_id is not None:  # removed at once: a user without a userName must not reach other checks
         client.raw("DELETE", f"/Users/{answer.created_id}", label="remove the user created without a userName")
+
+
+@pytest.mark.requirement("create.readonly-ignored")
+def test_create_ignores_read_only_attributes(client, verdict, users):
+    """Sends an RFC POST /Users whose body also carries an id of its own, a meta (created 2001, resourceType
+    Group) and groups.
+
+    Verifies: 201 with the server's own id, a created time and resourceType User of its own, and no group
+    from the body (RFC 7643 §3.1, https://www.rfc-editor.org/rfc/rfc7643#section-3.1: id «MUST NOT be
+    specified by the client», meta «SHALL be ignored when provided by clients»; RFC 7644 §3.3: «attributes
+    whose mutability is "readOnly" … SHALL be ignored»).
+    """
+    client_id = f"client-chosen-{users.new().externalId}"
+    new, user_id, _ = rfc_user(client, users, id=client_id, groups=[{"value": "scimcert-client-group"}],
+                               meta={"resourceType": "Group", "created": "2001-01-01T00:00:00Z"})
+    read = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
+    verdict.check("create.readonly-ignored", user_id != client_id, "the id is the server's, not the one sent",
+                  expected=f"an id other than {client_id}", actual=user_id, exchange=read)
+    verdict.check("create.readonly-ignored", dig(read.json, "meta", "resourceType") in ("User", None)
+                  and not str(dig(read.json, "meta", "created") or "").startswith("2001"),
+                  "meta is the server's: resourceType User, a created time of its own",
+                  expected={"resourceType": "User", "created": "the server's"}, actual=dig(read.json, "meta"),
+                  exchange=read)
+    groups = [dig(g, "value") for g in dig(read.json, "groups") or []]
+    verdict.check("create.readonly-ignored", "scimcert-client-group" not in groups, "the groups sent are ignored",
+                  expected="no group scimcert-client-group", actual=groups or "(none)", exchange=read)
 
 
 @pytest.mark.requirement("create.unknown-id-404")

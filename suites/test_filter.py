@@ -153,6 +153,33 @@ def test_find_by_external_id(idp, client, verdict, users):
     judge_found(verdict, "filter.externalid-eq", answer, user_id, new.userName, f"externalId {new.externalId}")
 
 
+@pytest.mark.requirement("filter.case-exact")
+def test_case_exact_attribute_filter(client, verdict, users):
+    """Creates a user with a mixed-case externalId (RFC POST /Users), then sends filter=externalId eq with
+    the exact value and with its letters in the other case (RFC probes).
+
+    Verifies: the exact value finds the user, the other case finds nobody (RFC 7644 §3.4.2.2,
+    https://www.rfc-editor.org/rfc/rfc7644#section-3.4.2.2: «the case sensitivity for String type
+    attributes SHALL be determined by the attribute's "caseExact" characteristic»; RFC 7643 §3.1: externalId
+    is caseExact). Entra matches users on externalId: a case-blind match can link the wrong user.
+    """
+    external_id = "Ext-" + users.new().externalId
+    _, user_id, _ = rfc_user(client, users, externalId=external_id)
+
+    def lookup(value: str):
+        expression = quote(f'externalId eq "{value}"', safe="")
+        return client.raw("GET", "/Users", query=f"filter={expression}", label="RFC GET /Users?filter=externalId eq")
+
+    exact = lookup(external_id)
+    if not finds(exact, user_id):
+        pytest.skip("precondition failed: the exact externalId does not find the user (judged by filter.externalid-eq)")
+    other = lookup(external_id.swapcase())
+    verdict.check("filter.case-exact", other.status == 200 and not resources(other),
+                  f"externalId eq {external_id.swapcase()!r} (another case) finds nobody",
+                  expected="200 with no resources", actual=f"{other.status or other.error}; "
+                  f"{[dig(r, 'id') for r in resources(other)]}", exchange=other)
+
+
 @pytest.mark.requirement("filter.unquoted-tolerated", "errors.scim-type")
 def test_unquoted_filter_value(idp, client, verdict, users):
     """Creates a user, then sends the IdP's legacy matching query with the value unquoted (Entra's

@@ -18,6 +18,7 @@ from scimcert.suites import (
     judge_round_trip,
     needs,
     refused_operations,
+    rfc_user,
     shape,
     values_for,
     variant_params,
@@ -293,3 +294,130 @@ def test_version_changes_on_update(client, verdict, users):
     stale = client.raw("PATCH", f"/Users/{user_id}", body=change, headers={"If-Match": before})
     verdict.check("update.version-changes", stale.status == 412, "an If-Match with the old version is refused",
                   expected=412, actual=stale.status or stale.error, exchange=stale)
+
+
+FORBIDDEN = {  # PATCH bodies RFC 7644 §3.5.2 forbids, and the scimType the RFC names for one of them
+    "no-schemas": ({"Operations": [{"op": "replace", "path": "title", "value": "Forbidden"}]}, None),
+    "no-operations": ({"schemas": [PATCH_OP]}, None),
+    "empty-operations": ({"schemas": [PATCH_OP], "Operations": []}, None),
+    "unknown-op": ({"schemas": [PATCH_OP], "Operations": [{"op": "move", "path": "title", "value": "Forbidden"}]}, None),
+    "remove-without-path": ({"schemas": [PATCH_OP], "Operations": [{"op": "remove"}]}, "noTarget"),
+    "add-without-value": ({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "title"}]}, None),
+}
+
+
+def _as_read(client, user_id: str) -> dict:
+    """The user as GET /Users/{id} shows it before a change; skips when it cannot be read."""
+    read = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
+    if read.status != 200 or not isinstance(read.json, dict):
+        pytest.skip(f"precondition failed: GET /Users/{user_id} answered {read.status or read.error}")
+    return read.json
+
+
+def _unchanged(verdict, requirement: str, client, user_id: str, before: dict, why: str) -> None:
+    """The user reads back as it was `before` (as read): title, name and emails."""
+    after = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
+    for path in (("title",), ("name", "givenName"), ("emails",)):
+        verdict.check(requirement, dig(after.json, *path) == dig(before, *path),
+                      f"{'.'.join(path)} is unchanged {why}", expected=dig(before, *path),
+                      actual=dig(after.json, *path) if after.status == 200 else after.status or after.error,
+                      exchange=after)
+
+
+@pytest.mark.parametrize("body", list(FORBIDDEN))
+@pytest.mark.requirement("update.patch-invalid-400")
+def test_forbidden_patch_bodies_refused(client, verdict, users, body):
+    """Creates a user with a title (RFC POST /Users), then sends an RFC PATCH whose body the RFC forbids:
+    without the PatchOp schema, without Operations, with an empty Operations, with op "move", a remove
+    without a path, an add without a value; then reads the user back.
+
+    Verifies: 400 with a SCIM Error (scimType noTarget for the remove without a path) and the user
+    unchanged (RFC 7644 §3.5.2, https://www.rfc-editor.org/rfc/rfc7644#section-3.5.2: the body «MUST
+    contain the "schemas" attribute» and «the attribute "Operations", whose value is an array of one or
+    more PATCH operations»; each op «MUST have exactly one "op" member» of add, remove or replace; path «is
+    REQUIRED for "remove" operations», §3.5.2.2: else «400 and a "scimType" error code of "noTarget"»; an
+    add «MUST contain a "value" member»).
+    """
+    _, user_id, _ = rfc_user(client, users, title=TITLE)
+    before = _as_read(client, user_id)
+    request, scim_type = FORBIDDEN[body]
+    answer = client.raw("PATCH", f"/Users/{user_id}", body=request, label=f"RFC PATCH ({body})")
+    verdict.check("update.patch-invalid-400", answer.status == 400 and is_scim_error(answer),
+                  f"the PATCH ({body}) is refused with 400 and a SCIM Error", expected=400,
+                  actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+    if scim_type:
+        verdict.check("update.patch-invalid-400", dig(answer.json, "scimType") == scim_type,
+                      f"the refusal names scimType {scim_type}", expected=scim_type,
+                      actual=dig(answer.json, "scimType") or "(no scimType)", exchange=answer)
+    _unchanged(verdict, "update.patch-invalid-400", client, user_id, before, f"by the refused PATCH ({body})")
+
+
+@pytest.mark.requirement("update.patch-atomic")
+def test_patch_is_atomic(client, verdict, users):
+    """Creates a user with a title (RFC POST /Users), then sends an RFC PATCH of two operations: a valid
+    replace of title, then a replace of an attribute no User has; then reads the user back.
+
+    Verifies: an error answer, and the title unchanged: the first operation was not applied (RFC 7644
+    §3.5.2, https://www.rfc-editor.org/rfc/rfc7644#section-3.5.2: «A PATCH request, regardless of the
+    number of operations, SHALL be treated as atomic. If a single operation encounters an error condition,
+    the original SCIM resource MUST be restored, and a failure status SHALL be returned.»).
+    """
+    _, user_id, _ = rfc_user(client, users, title=TITLE)
+    before = _as_read(client, user_id)
+    answer = client.raw("PATCH", f"/Users/{user_id}", label="RFC PATCH (valid, then failing)", body={
+        "schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "Applied halfway"},
+                                              {"op": "replace", "path": "scimcertNoSuchAttribute", "value": "x"}]})
+    verdict.check("update.patch-atomic", answer.status is not None and answer.status >= 400,
+                  "the PATCH whose second operation fails is answered with an error", expected="4xx",
+                  actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+    _unchanged(verdict, "update.patch-atomic", client, user_id, before, "after the failed PATCH")
+
+
+@pytest.mark.requirement("update.primary-unique")
+def test_added_primary_email_is_the_only_primary(client, verdict, users):
+    """Creates a user with a primary work email (RFC POST /Users), then sends an RFC PATCH add of a home
+    email marked primary, and reads the user back.
+
+    Verifies: the new email is primary and it is the only primary one (RFC 7644 §3.5.2,
+    https://www.rfc-editor.org/rfc/rfc7644#section-3.5.2: «a PATCH operation that sets a value's "primary"
+    sub-attribute to "true" SHALL cause the server to automatically set "primary" to "false" for any other
+    values in the array»).
+    """
+    new, user_id, _ = rfc_user(client, users)
+    local, _, domain = new.email.rpartition("@")
+    added = f"{local}.home@{domain}"
+    answer = client.raw("PATCH", f"/Users/{user_id}", label="RFC PATCH add a primary email", body={
+        "schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "emails",
+                                               "value": [{"value": added, "type": "home", "primary": True}]}]})
+    verdict.require("update.primary-unique", answer.status in (200, 204), "the PATCH adding an email succeeds",
+                    expected=[200, 204], actual=f"{answer.status or answer.error}: {answer.excerpt(200)}",
+                    exchange=answer)
+    read = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
+    primary = [dig(e, "value") for e in dig(read.json, "emails") or [] if dig(e, "primary") is True]
+    verdict.check("update.primary-unique", [str(p).casefold() for p in primary] == [added.casefold()],
+                  "the email added as primary is the only primary one", expected=[added], actual=primary,
+                  exchange=read)
+
+
+@pytest.mark.parametrize("variant", variant_params("updateUser"))
+@pytest.mark.requirement("update.username-conflict-409")
+def test_rename_onto_a_taken_username(idp, client, verdict, users, variant):
+    """Creates two users, then sends the IdP's update (in this shape) giving the second the first one's
+    userName in another letter case, and reads the second back.
+
+    Verifies: 409 with scimType uniqueness, and the second user keeps its userName (RFC 7643 §4.1.1,
+    https://www.rfc-editor.org/rfc/rfc7643#section-4.1.1: userName «MUST be unique» and is «case
+    insensitive»; RFC 7644 §3.12 Table 9: uniqueness applies to PUT and PATCH). A server that allows it
+    leaves two users an IdP cannot tell apart (Okta: "Multiple users found").
+    """
+    needs(idp, "updateUser", variant)
+    taken, _ = given_user(client, idp, users)
+    new, user_id = given_user(client, idp, users)
+    request = write_request(client, idp, "updateUser", new, user_id, variant, userName=taken.userName.swapcase())
+    answer = client.send(request)
+    verdict.check("update.username-conflict-409", answer.status == 409 and dig(answer.json, "scimType") == "uniqueness",
+                  "the update onto a taken userName is refused as a conflict", expected="409 uniqueness",
+                  actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+    read = client.send(idp.request("getUser", id=user_id))
+    verdict.check("update.username-conflict-409", dig(read.json, "userName") == new.userName,
+                  "the user keeps its userName", expected=new.userName, actual=dig(read.json, "userName"), exchange=read)

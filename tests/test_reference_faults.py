@@ -276,6 +276,13 @@ def _(c, server):
     return response.status_code, found, list_users(c, f'userName eq "{user["userName"]}"').status_code
 
 
+@case("filter-externalid-case-insensitive", correct=(1, 0), faulty=(1, 1))
+def _(c, server):
+    external = f"Ext-{uuid.uuid4().hex[:6]}AbC"
+    new_user(c, externalId=external)
+    return total_found(c, f'externalId eq "{external}"'), total_found(c, f'externalId eq "{external.swapcase()}"')
+
+
 @case("filter-invalid-500", correct=(400, "invalidFilter"), faulty=(500, None))
 def _(c, server):
     response = list_users(c, "userName eq")
@@ -353,6 +360,14 @@ def _(c, server):
 @case("create-accepts-missing-username", correct=400, faulty=201)
 def _(c, server):
     return c.post("/Users", json={"schemas": [CORE_URN], "emails": [{"value": "nameless@example.com"}]}).status_code
+
+
+@case("create-keeps-client-id", correct=False, faulty=True)
+def _(c, server):
+    body = user_body()
+    body["id"] = f"client-{uuid.uuid4().hex[:8]}"
+    created = c.post("/Users", json=body).json()
+    return created["id"] == body["id"] and c.get(f"/Users/{body['id']}").status_code == 200
 
 
 @case("create-drops-optional-attributes", correct=("Ada L", "en-GB", "work"), faulty=(None, None, None))
@@ -449,6 +464,41 @@ def _(c, server):
     user = new_user(c)
     status = patch(c, user["id"], replace("displayName", "Patched")).status_code
     return status, c.get(f"/Users/{user['id']}").json().get("displayName")
+
+
+@case("patch-schemas-not-required", correct=(400, None), faulty=(200, "Lead"))
+def _(c, server):
+    user = new_user(c)
+    answer = c.patch(f"/Users/{user['id']}", json={"Operations": [replace("title", "Lead")]})
+    return answer.status_code, c.get(f"/Users/{user['id']}").json().get("title")
+
+
+@case("patch-remove-without-path-accepted", correct=(400, "noTarget"), faulty=(204, None))
+def _(c, server):
+    answer = patch(c, new_user(c)["id"], {"op": "remove"})
+    return answer.status_code, json_or_none(answer).get("scimType") if answer.content else None
+
+
+@case("patch-not-atomic", correct=(400, None), faulty=(200, "Halfway"))
+def _(c, server):
+    user = new_user(c)
+    answer = patch(c, user["id"], replace("title", "Halfway"), replace("scimcertNoSuchAttribute", "x"))
+    return answer.status_code, c.get(f"/Users/{user['id']}").json().get("title")
+
+
+@case("patch-primary-ignored", correct=1, faulty=0)
+def _(c, server):
+    user = new_user(c)
+    local, _, domain = user["userName"].partition("@")
+    added = patch(c, user["id"], {"op": "add", "path": "emails",
+                                  "value": [{"value": f"{local}.home@{domain}", "type": "home", "primary": True}]})
+    return sum(1 for e in added.json()["emails"] if e.get("primary") and e["value"].startswith(f"{local}.home"))
+
+
+@case("update-uniqueness-unchecked", correct=409, faulty=200)
+def _(c, server):
+    taken, other = new_user(c), new_user(c)
+    return patch(c, other["id"], replace("userName", taken["userName"].upper())).status_code
 
 
 @case("patch-replace-appends", correct=(1, 1), faulty=(2, 3))
@@ -691,6 +741,11 @@ def _(c, server):
     body = user_body()
     c.post("/Users", json=body)
     return missing["status"], c.post("/Users", json=body).json()["status"]
+
+
+@case("errors-status-always-500", correct="404", faulty="500")
+def _(c, server):
+    return c.get(f"/Users/{MISSING_ID}").json()["status"]
 
 
 @case("errors-scim-type-always-invalid-value", correct=("invalidSyntax", "invalidFilter"),

@@ -28,6 +28,7 @@ from .errors import ScimError, not_found
 from .filter import parse_filter, username_equality
 from .http import bearer_token
 from .layers import Answer, Exchange, Rewrite
+from .patch import PATCH_OP, apply_patch
 from .policy import Policy, email_domain
 from .store import UserStore
 from .tenant import Guest
@@ -471,7 +472,7 @@ def _filter_ignored():
 
 
 @fault("filter-no-match-404", "filter", "A filter that matches nobody answers 404 instead of an empty ListResponse.",
-       breaks=("filter.no-match-200", "filter.no-match-list", "guests.not-found-by-filter", "token.test-credentials", "token.writes-refused"))
+       breaks=("filter.no-match-200", "filter.no-match-list", "guests.not-found-by-filter", "token.test-credentials", "token.writes-refused", "filter.case-exact"))
 def _no_match_404():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
@@ -483,7 +484,7 @@ def _no_match_404():
 
 @fault("filter-username-case-sensitive", "filter",
        "userName is indexed and matched case-sensitively (RFC 7643: caseExact false).",
-       breaks=("filter.case-insensitive", "create.case-variant-409"))
+       breaks=("filter.case-insensitive", "create.case-variant-409", "update.username-conflict-409"))
 def _case_sensitive():
     def adjust(state: ServerState) -> None:
         store = UserStore(state.tenant.guests)
@@ -507,6 +508,20 @@ def _plus():
             if unquote(name) == "filter":
                 ex.set_param("filter", unquote(value))  # unquote, unlike unquote_plus, keeps '+'
                 return
+    return Rewrite(on_request)
+
+
+@fault("filter-externalid-case-insensitive", "filter",
+       "externalId is compared without case in filters (a case-insensitive database collation).",
+       breaks=("filter.case-exact",))
+def _externalid_no_case():
+    def on_request(ex: Exchange) -> None:
+        expression = ex.param("filter")
+        if ex.is_list and expression and expression.strip().lower().startswith("externalid eq "):
+            value = expression.strip()[len("externalId eq "):].strip().strip('"')
+            matches = [u for u in all_users(ex.state.store) if str(u.get("externalId", "")).casefold() == value.casefold()]
+            if matches:
+                ex.set_param("filter", f'externalId eq "{matches[0]["externalId"]}"')
     return Rewrite(on_request)
 
 
@@ -559,7 +574,7 @@ def _no_location():
 
 @fault("create-lowercases-username", "create",
        "userName is stored lower-cased, so what the IdP sent is not what it reads back.",
-       breaks=("create.echo-values", "create.get-same", "create.legacy-urns", "create.emails-object", "create.template-artefacts", "update.round-trip"))
+       breaks=("create.echo-values", "create.get-same", "create.legacy-urns", "create.emails-object", "create.template-artefacts", "update.round-trip", "update.username-conflict-409"))
 def _lowercase():
     def on_request(ex: Exchange) -> None:
         rewrite_attribute(ex, lambda key: key == "username", lambda v: v.lower() if isinstance(v, str) else v)
@@ -633,7 +648,7 @@ def _duplicates():
 
 
 @fault("create-duplicate-400", "create", "A duplicate userName answers 400 without scimType instead of 409 uniqueness.",
-       breaks=("create.duplicate-409", "create.case-variant-409"))
+       breaks=("create.duplicate-409", "create.case-variant-409", "update.username-conflict-409"))
 def _duplicate_400():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
@@ -678,6 +693,27 @@ def _password_echo():
             if "password" in stored:
                 user["password"] = stored["password"]
         edit_users(edit)(ex, answer)
+    return Rewrite(on_response=on_response)
+
+
+@fault("create-keeps-client-id", "create",
+       "A POST /Users that carries an id keeps it as the user's id (the client chose it).",
+       breaks=("create.readonly-ignored",))
+def _client_id():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        chosen = ex.body.get("id") if isinstance(ex.body, dict) else None
+        if ex.method == "POST" and answer.status == 201 and isinstance(chosen, str) and chosen:
+            body = answer.body
+            store = ex.state.store
+            user = store.get(body["id"])
+            store.delete(body["id"])
+            with store._lock:
+                user["id"] = chosen
+                store._users[chosen] = user
+                store._order.append(chosen)
+                store._by_user_name[store.key(user["userName"])] = chosen
+            answer.body = {**body, "id": chosen}
+            answer.headers["location"] = answer.headers.get("location", "").replace(body["id"], chosen)
     return Rewrite(on_response=on_response)
 
 
@@ -797,7 +833,7 @@ def _drop_extension():
 # ---- update ---------------------------------------------------------------------------------
 
 @fault("put-rejects-read-only", "update", "PUT with id and meta in the body (Okta's read-modify-write) answers 400.",
-       breaks=("update.put-replace", "deactivate.accepted", "update.unknown-id-404"),
+       breaks=("update.put-replace", "deactivate.accepted", "update.unknown-id-404", "update.username-conflict-409"),
        idps=("okta",))
 def _put_read_only():
     def on_request(ex: Exchange) -> Answer | None:
@@ -809,7 +845,7 @@ def _put_read_only():
 
 
 @fault("put-ignored", "update", "PUT answers 200 with the user but applies nothing.",
-       breaks=("update.put-replace", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "create.legacy-urns", "update.round-trip"),
+       breaks=("update.put-replace", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "create.legacy-urns", "update.round-trip", "update.username-conflict-409"),
        idps=("okta", "onelogin"))
 def _put_ignored():
     return ignoring("PUT")
@@ -835,6 +871,81 @@ def _replace_appends():
         if ops != patch_ops(ex):
             ex.body = {**ex.body, "Operations": [op for op in ops if op.get("value") != {}]}
     return Rewrite(on_request)
+
+
+@fault("patch-schemas-not-required", "update",
+       "A PATCH body without the PatchOp schema (a framework that reads Operations alone) is applied.",
+       breaks=("update.patch-invalid-400",))
+def _patch_schemas_optional():
+    def on_request(ex: Exchange) -> None:
+        body = ex.body
+        if ex.method == "PATCH" and isinstance(body, dict) and "schemas" not in body and body.get("Operations"):
+            ex.body = {"schemas": [PATCH_OP], **body}
+    return Rewrite(on_request)
+
+
+@fault("patch-remove-without-path-accepted", "update",
+       "A PATCH remove without a path answers 204 and does nothing, instead of 400 noTarget.",
+       breaks=("update.patch-invalid-400",))
+def _remove_without_path():
+    def on_request(ex: Exchange) -> Answer | None:
+        ops = patch_ops(ex)
+        if ex.method == "PATCH" and ops and any(str(o.get("op", "")).lower() == "remove" and "path" not in o for o in ops):
+            return Answer(204, MutableHeaders())
+        return None
+    return Rewrite(on_request)
+
+
+@fault("patch-not-atomic", "update",
+       "A PATCH is applied operation by operation: one that fails is dropped, the others stay applied, 200.",
+       breaks=("update.patch-atomic",))
+def _not_atomic():
+    def on_request(ex: Exchange) -> None:
+        ops = patch_ops(ex)
+        if ex.method != "PATCH" or not ex.user_id or len(ops) < 2:
+            return
+        try:
+            user = ex.state.store.get(ex.user_id)
+        except ScimError:
+            return
+        kept = []
+        for op in ops:
+            try:
+                user = apply_patch(user, {"schemas": [PATCH_OP], "Operations": [op]})
+                kept.append(op)
+            except ScimError:
+                continue
+        if kept and len(kept) < len(ops):
+            ex.body = {**ex.body, "Operations": kept}
+    return Rewrite(on_request)
+
+
+@fault("patch-primary-ignored", "update",
+       "An email a PATCH adds with primary true is stored as not primary; the old primary stays.",
+       breaks=("update.primary-unique",))
+def _primary_ignored():
+    def on_request(ex: Exchange) -> None:
+        if ex.method != "PATCH" or not ex.user_id:
+            return
+        ops = []
+        for op in patch_ops(ex):
+            if str(op.get("op", "")).lower() == "add" and str(op.get("path", "")).lower() == "emails" \
+                    and isinstance(op.get("value"), list):
+                op = {**op, "value": [{**e, "primary": False} if isinstance(e, dict) else e for e in op["value"]]}
+            ops.append(op)
+        if ops != patch_ops(ex):
+            ex.body = {**ex.body, "Operations": ops}
+    return Rewrite(on_request)
+
+
+@fault("update-uniqueness-unchecked", "update",
+       "userName uniqueness is checked on create only: an update may give a user another user's userName.",
+       breaks=("update.username-conflict-409",))
+def _update_uniqueness():
+    def adjust(state: ServerState) -> None:
+        claim = state.store._claim
+        state.store._claim = lambda user_name, owner: claim(user_name, owner) if owner is None else None
+    return Rewrite(adjust=adjust)
 
 
 @fault("update-rejects-empty-values", "update",
@@ -871,7 +982,7 @@ def _put_merges():
 
 @fault("patch-pathless-rejected", "update",
        "A PATCH operation without a path (Okta, Entra aadOptscim062020) answers 400.",
-       breaks=("update.patch-replace", "deactivate.accepted", "update.unknown-id-404"),
+       breaks=("update.patch-replace", "deactivate.accepted", "update.unknown-id-404", "update.username-conflict-409"),
        idps=("okta", "entra"),
        only={"deactivate.accepted": ("okta",)})
 def _pathless():
@@ -883,7 +994,7 @@ def _pathless():
 
 
 @fault("patch-op-case-sensitive", "update", "Capitalised op names (Entra's Replace/Add/Remove) are rejected with 400.",
-       breaks=("update.patch-operations", "update.value-path-element", "update.operations-in-order", "update.manager", "deactivate.accepted", "update.unknown-id-404", "delete.gone-404"),
+       breaks=("update.patch-operations", "update.value-path-element", "update.operations-in-order", "update.manager", "deactivate.accepted", "update.unknown-id-404", "delete.gone-404", "update.username-conflict-409"),
        idps=("entra",))
 def _op_case():
     def on_request(ex: Exchange) -> Answer | None:
@@ -895,14 +1006,14 @@ def _op_case():
 
 
 @fault("patch-ignored", "update", "PATCH answers 200 with the user but applies nothing.",
-       breaks=("update.patch-replace", "update.patch-operations", "update.value-path-element", "update.operations-in-order", "update.manager", "update.version-changes", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "update.round-trip"))
+       breaks=("update.patch-replace", "update.patch-operations", "update.value-path-element", "update.operations-in-order", "update.manager", "update.version-changes", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "update.round-trip", "update.patch-atomic", "update.patch-invalid-400", "update.primary-unique", "update.username-conflict-409"))
 def _patch_ignored():
     return ignoring("PATCH")
 
 
 @fault("patch-value-path-unsupported", "update",
        "Value-filter paths such as emails[type eq \"work\"].value answer 400 invalidPath.",
-       breaks=("update.patch-operations", "update.value-path-element", "update.unknown-id-404", "delete.gone-404"),
+       breaks=("update.patch-operations", "update.value-path-element", "update.unknown-id-404", "delete.gone-404", "update.username-conflict-409"),
        idps=("entra",))
 def _value_path():
     def on_request(ex: Exchange) -> Answer | None:
@@ -941,8 +1052,9 @@ def _dotted_keys():
                     continue
                 op = {**op, "value": value}
             kept.append(op)
-        ex.body = {**body, "Operations": kept}
-        nothing_left_to_patch(ex)
+        if kept != body["Operations"]:
+            ex.body = {**body, "Operations": kept}
+            nothing_left_to_patch(ex)
     return Rewrite(on_request)
 
 
@@ -1174,7 +1286,7 @@ def _substring():
 
 
 @fault("domain-case-sensitive", "domain", "The domain comparison is case-sensitive: Jane@EXAMPLE.COM is refused.",
-       breaks=("domain.case-insensitive", "create.case-variant-409"))
+       breaks=("domain.case-insensitive", "create.case-variant-409", "update.username-conflict-409"))
 def _domain_case():
     return policy_override(domain_allowed=lambda self, domain: domain in self.domains)
 
@@ -1329,7 +1441,7 @@ def _status_int():
 
 @fault("errors-not-scim", "errors",
        "Error bodies use a vendor envelope {\"errors\":[{\"message\":...}]} (Asana REST) without the Error URN.",
-       breaks=("errors.scim-error-body", "errors.content-type", "errors.idp-content-type", "schema.idp-readable", "token.error-body", "create.duplicate-uniqueness", "create.unknown-id-404", "update.unknown-id-404", "errors.malformed-400", "filter.invalid-400", "filter.unquoted-tolerated", "domain.invalid-value", "create.username-required", "errors.unknown-endpoint-404"))
+       breaks=("errors.scim-error-body", "errors.content-type", "errors.idp-content-type", "schema.idp-readable", "token.error-body", "create.duplicate-uniqueness", "create.unknown-id-404", "update.unknown-id-404", "errors.malformed-400", "filter.invalid-400", "filter.unquoted-tolerated", "domain.invalid-value", "create.username-required", "errors.unknown-endpoint-404", "update.patch-invalid-400", "update.username-conflict-409"))
 def _vendor_errors():
     def edit(answer: Answer, body: dict) -> None:
         answer.body = {"errors": [{"message": body.get("detail", "")}]}
@@ -1339,7 +1451,7 @@ def _vendor_errors():
 
 @fault("errors-scim-type-always-invalid-value", "errors",
        "Every 400 error names scimType invalidValue, also for an unparsable body or a bad filter.",
-       breaks=("errors.scim-type", "filter.invalid-400"))
+       breaks=("errors.scim-type", "filter.invalid-400", "update.patch-invalid-400"))
 def _scim_type_invalid_value():
     def edit(answer: Answer, body: dict) -> None:
         if answer.status == 400:
@@ -1357,6 +1469,15 @@ def _unknown_endpoint_html():
         if answer.status == 404 and not ex.path.startswith(known):
             answer.replace(html(404, "Not Found"))
     return Rewrite(on_response=on_response)
+
+
+@fault("errors-status-always-500", "errors",
+       "Every error body says \"status\": \"500\", whatever the HTTP status (one error helper for all).",
+       breaks=("errors.status-matches",))
+def _status_500():
+    def edit(answer: Answer, body: dict) -> None:
+        answer.body = {**body, "status": "500"}
+    return Rewrite(on_response=edit_error(edit))
 
 
 @fault("errors-html-404", "errors", "404 answers (unknown ids) are an HTML page.",
