@@ -718,7 +718,8 @@ def _client_id():
 
 
 @fault("create-accepts-missing-username", "create",
-       "A POST /Users without userName creates a user anyway, named after its id.", breaks=("create.username-required", "schema.idp-readable"))
+       "A POST /Users without userName creates a user anyway, named after its id.",
+       breaks=("create.username-required",))
 def _missing_username():
     def on_request(ex: Exchange) -> None:
         body = ex.body
