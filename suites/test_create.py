@@ -294,6 +294,42 @@ def test_create_ignores_read_only_attributes(client, verdict, users):
                   expected="no group scimcert-client-group", actual=groups or "(none)", exchange=read)
 
 
+@pytest.mark.requirement("schema.meta")
+def test_created_user_has_its_meta(client, verdict, users):
+    """Creates a user (RFC POST /Users) and reads it back by id.
+
+    Verifies: meta.resourceType "User", meta.created, meta.lastModified equal to created (never modified),
+    and meta.location naming the user, equal to the Content-Location header where the answer has one (RFC
+    7643 §3.1, https://www.rfc-editor.org/rfc/rfc7643#section-3.1: «the attributes "id" and "meta" (and its
+    associated sub-attributes) MUST be assigned values by the service provider»; lastModified: «If this
+    resource has never been modified since its initial creation, the value MUST be the same as the value of
+    "created"»; location «MUST be the same as the "Content-Location" HTTP response header»; RFC 7644
+    §3.3.1: resourceType «SHALL be set»).
+    """
+    _, user_id, _ = rfc_user(client, users)
+    read = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
+    verdict.require("schema.meta", read.status == 200, "the created user is readable", expected=200,
+                    actual=read.status or read.error, exchange=read)
+    meta = dig(read.json, "meta") or {}
+    verdict.check("schema.meta", dig(meta, "resourceType") == "User", "meta.resourceType is User",
+                  expected="User", actual=dig(meta, "resourceType") or "(absent)", exchange=read)
+    created, modified = dig(meta, "created"), dig(meta, "lastModified")
+    verdict.check("schema.meta", isinstance(created, str) and modified == created,
+                  "meta.created is set and meta.lastModified equals it (never modified)",
+                  expected={"created": "a DateTime", "lastModified": "the same"},
+                  actual={"created": created, "lastModified": modified}, exchange=read)
+    location = dig(meta, "location")
+    verdict.check("schema.meta", isinstance(location, str) and
+                  client.resolve(location).rstrip("/") == f"{client.base_url}/Users/{user_id}",
+                  "meta.location names the user", expected=f"{client.base_url}/Users/{user_id}",
+                  actual=location or "(absent)", exchange=read)
+    content_location = read.header("content-location")
+    if content_location is not None and isinstance(location, str):
+        verdict.check("schema.meta", urljoin(read.url, content_location) == client.resolve(location),
+                      "the Content-Location header is meta.location", expected=location, actual=content_location,
+                      exchange=read)
+
+
 @pytest.mark.requirement("create.unknown-id-404")
 def test_unknown_id_not_found(idp, client, verdict):
     """Sends the IdP's read by id for ids that do not exist (the ids of Okta's SCIM 2.0 SPEC test,

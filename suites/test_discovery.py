@@ -3,6 +3,8 @@ them, so they are RFC probes, run once, and no IdP check depends on them."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from scimcert.suites import CORE_USER, PATCH_OP, dig, resources, rfc_user
@@ -129,3 +131,32 @@ def test_etag_support_advertised(client, verdict, users):
                   "etag.supported is true but GET carries no ETag header",
                   expected=f"etag.supported {str(sent).lower()} (ETag header {'present' if sent else 'absent'})",
                   actual=f"etag.supported {str(advertised).lower()}", exchange=read if advertised else spc)
+
+
+@pytest.mark.parametrize("endpoint", ["/ResourceTypes", "/Schemas"])
+@pytest.mark.requirement("discovery.query-ignored")
+def test_discovery_ignores_query_parameters(client, verdict, endpoint):
+    """Sends GET /ResourceTypes (or /Schemas), then the same with count=1&startIndex=2, then with a filter
+    on id (RFC probes).
+
+    Verifies: the paged request answers every resource the plain one does, and the filter is refused with
+    403 or ignored, never obeyed (RFC 7644 §4, https://www.rfc-editor.org/rfc/rfc7644#section-4: «Query
+    parameters described in Section 3.4.2, such as filtering, sorting, and pagination, SHALL be ignored. If
+    a "filter" is provided, the service provider SHOULD respond with HTTP status code 403 (Forbidden)»).
+    """
+    plain = client.raw("GET", endpoint, label=f"RFC GET {endpoint}")
+    everything = sorted(str(r.get("id") or r.get("name")) for r in resources(plain))
+    if plain.status != 200 or not everything:
+        pytest.skip(f"precondition failed: GET {endpoint} answered {plain.status or plain.error} without resources "
+                    "(judged by discovery.*)")
+    paged = client.raw("GET", endpoint, query="count=1&startIndex=2", label=f"RFC GET {endpoint}?count=1&startIndex=2")
+    shown = sorted(str(r.get("id") or r.get("name")) for r in resources(paged))
+    verdict.check("discovery.query-ignored", paged.status == 200 and shown == everything,
+                  "count and startIndex are ignored", expected=everything,
+                  actual=f"{paged.status or paged.error}: {shown}", exchange=paged)
+    filtered = client.raw("GET", endpoint, query="filter=" + quote('id eq "scimcert-no-such-id"', safe=""),
+                          label=f"RFC GET {endpoint}?filter")
+    kept = sorted(str(r.get("id") or r.get("name")) for r in resources(filtered))
+    verdict.check("discovery.query-ignored", filtered.status == 403 or (filtered.status == 200 and kept == everything),
+                  "the filter is refused (403) or ignored", expected=f"403, or 200 with {everything}",
+                  actual=f"{filtered.status or filtered.error}: {kept}", exchange=filtered)

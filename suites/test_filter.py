@@ -9,6 +9,7 @@ from urllib.parse import quote, unquote
 import pytest
 
 from scimcert.suites import (
+    PATCH_OP,
     dig,
     given_user,
     is_scim_error,
@@ -238,13 +239,16 @@ EXCLUDED = "emails,title,id"  # id is returned always: excluding it has no effec
 
 
 def _resource(answer, where: str, user_id: str):
-    """The user in the answer: the body (by id) or the list's resource with that id."""
-    if where == "user":
+    """The user in the answer: the body (by id, or of the PATCH) or the list's resource with that id."""
+    if where in ("user", "patch"):
         return answer.json if isinstance(answer.json, dict) else None
     return next((r for r in resources(answer) if str(r.get("id")) == user_id), None)
 
 
 def _get(client, where: str, user_id: str, user_name: str, parameter: str, value: str):
+    if where == "patch":  # RFC 7644 §3.5.2: «MUST return a 200 OK if the "attributes" parameter is specified»
+        return client.raw("PATCH", f"/Users/{user_id}", query=f"{parameter}={value}", label=f"RFC PATCH ?{parameter}",
+                          body={"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "nickName", "value": "Pat"}]})
     if where == "user":
         return client.raw("GET", f"/Users/{user_id}", query=f"{parameter}={value}",
                           label=f"RFC GET /Users/{{id}}?{parameter}")
@@ -262,17 +266,19 @@ def _answered(verdict, answer, where: str, user_id: str):
     return user
 
 
-@pytest.mark.parametrize("where", ["user", "list"])
+@pytest.mark.parametrize("where", ["user", "list", "patch"])
 @pytest.mark.requirement("filter.projection")
 def test_attributes_names_what_comes_back(client, verdict, users, where):
     """Creates a user with a name, emails, a title and a display name (RFC POST /Users), then reads it by id
-    (user) or by a userName filter (list) with attributes=userName,name.familyName.
+    (user) or by a userName filter (list), or PATCHes its nickName (patch), with
+    attributes=userName,name.familyName.
 
     Verifies: the user holds id and schemas (returned always), userName and name.familyName, and nothing
     else it has: not name.givenName, emails, title, displayName or active (RFC 7644 §3.9,
     https://www.rfc-editor.org/rfc/rfc7644#section-3.9: «the default list of attributes SHALL be
     overridden, and each resource returned MUST contain the minimum set of resource attributes and any
-    attributes or sub-attributes explicitly requested»; §3.4.2.5: the parameters «MUST be supported»).
+    attributes or sub-attributes explicitly requested»; §3.4.2.5: the parameters «MUST be supported»; §3.5.2:
+    a PATCH with attributes «MUST return a 200 OK»).
     """
     new, user_id, _ = rfc_user(client, users, title="Analyst")
     answer = _get(client, where, user_id, new.userName, "attributes", ASKED)

@@ -10,6 +10,7 @@ import pytest
 
 from scimcert.roundtrip import changed, written
 from scimcert.suites import (
+    ENTERPRISE,
     PATCH_OP,
     current,
     dig,
@@ -324,32 +325,35 @@ def _unchanged(verdict, requirement: str, client, user_id: str, before: dict, wh
                       exchange=after)
 
 
-@pytest.mark.parametrize("body", list(FORBIDDEN))
-@pytest.mark.requirement("update.patch-invalid-400")
+@pytest.mark.parametrize("body", [
+    pytest.param(name, marks=pytest.mark.requirement("update.remove-needs-path" if name == "remove-without-path"
+                                                     else "update.patch-malformed-400")) for name in FORBIDDEN])
 def test_forbidden_patch_bodies_refused(client, verdict, users, body):
-    """Creates a user with a title (RFC POST /Users), then sends an RFC PATCH whose body the RFC forbids:
-    without the PatchOp schema, without Operations, with an empty Operations, with op "move", a remove
-    without a path, an add without a value; then reads the user back.
+    """Creates a user with a title (RFC POST /Users), then sends an RFC PATCH whose body breaks a rule of
+    RFC 7644 §3.5.2: without the PatchOp schema, without Operations, with an empty Operations, with op
+    "move", a remove without a path, an add without a value; then reads the user back.
 
-    Verifies: 400 with a SCIM Error (scimType noTarget for the remove without a path) and the user
-    unchanged (RFC 7644 §3.5.2, https://www.rfc-editor.org/rfc/rfc7644#section-3.5.2: the body «MUST
-    contain the "schemas" attribute» and «the attribute "Operations", whose value is an array of one or
-    more PATCH operations»; each op «MUST have exactly one "op" member» of add, remove or replace; path «is
-    REQUIRED for "remove" operations», §3.5.2.2: else «400 and a "scimType" error code of "noTarget"»; an
-    add «MUST contain a "value" member»).
+    Verifies: 400 with a SCIM Error and the user unchanged. For the remove without a path the RFC names the
+    server's answer, so it is a MUST (update.remove-needs-path, §3.5.2.2,
+    https://www.rfc-editor.org/rfc/rfc7644#section-3.5.2.2: «If "path" is unspecified, the operation fails
+    with HTTP status code 400 and a "scimType" error code of "noTarget"»); the other rules bind the client
+    («The body of each request MUST contain the "schemas" attribute …», «MUST contain the attribute
+    "Operations" …», «MUST have exactly one "op" member», an add «MUST contain a "value" member») and a
+    server that lets them through only warns (update.patch-malformed-400).
     """
+    requirement = "update.remove-needs-path" if body == "remove-without-path" else "update.patch-malformed-400"
     _, user_id, _ = rfc_user(client, users, title=TITLE)
     before = _as_read(client, user_id)
     request, scim_type = FORBIDDEN[body]
     answer = client.raw("PATCH", f"/Users/{user_id}", body=request, label=f"RFC PATCH ({body})")
-    verdict.check("update.patch-invalid-400", answer.status == 400 and is_scim_error(answer),
+    verdict.check(requirement, answer.status == 400 and is_scim_error(answer),
                   f"the PATCH ({body}) is refused with 400 and a SCIM Error", expected=400,
                   actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
     if scim_type:
-        verdict.check("update.patch-invalid-400", dig(answer.json, "scimType") == scim_type,
+        verdict.check(requirement, dig(answer.json, "scimType") == scim_type,
                       f"the refusal names scimType {scim_type}", expected=scim_type,
                       actual=dig(answer.json, "scimType") or "(no scimType)", exchange=answer)
-    _unchanged(verdict, "update.patch-invalid-400", client, user_id, before, f"by the refused PATCH ({body})")
+    _unchanged(verdict, requirement, client, user_id, before, f"by the refused PATCH ({body})")
 
 
 @pytest.mark.requirement("update.patch-atomic")
@@ -420,4 +424,81 @@ def test_rename_onto_a_taken_username(idp, client, verdict, users, variant):
                   actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
     read = client.send(idp.request("getUser", id=user_id))
     verdict.check("update.username-conflict-409", dig(read.json, "userName") == new.userName,
+                  "the user keeps its userName", expected=new.userName, actual=dig(read.json, "userName"), exchange=read)
+
+
+PROTECTED = {  # a PATCH operation on a required or read-only attribute, and what the user must keep
+    "remove-userName": ({"op": "remove", "path": "userName"}, ("userName",)),
+    "replace-id": ({"op": "replace", "path": "id", "value": "scimcert-chosen-id"}, ("id",)),
+    "replace-meta-created": ({"op": "replace", "path": "meta.created", "value": "2001-01-01T00:00:00Z"}, ("meta", "created")),
+}
+
+
+@pytest.mark.parametrize("operation", list(PROTECTED))
+@pytest.mark.requirement("update.protected-attributes")
+def test_protected_attributes_are_kept(client, verdict, users, operation):
+    """Creates a user (RFC POST /Users), then sends an RFC PATCH removing its userName, or replacing its id
+    or meta.created, and reads it back.
+
+    Verifies: the remove of the required userName is refused with 400 and scimType mutability (RFC 7644
+    §3.5.2.2, https://www.rfc-editor.org/rfc/rfc7644#section-3.5.2.2: «If an attribute is removed or
+    becomes unassigned and is defined as a required attribute or a read-only attribute, the server SHALL
+    return … a "scimType" error code of "mutability"»); a replace of a read-only attribute is refused the
+    same way or ignored (§3.5.2: a client «MUST NOT modify an attribute that has mutability "readOnly"»);
+    either way the user keeps the value.
+    """
+    _, user_id, _ = rfc_user(client, users)
+    before = _as_read(client, user_id)
+    change, kept = PROTECTED[operation]
+    answer = client.raw("PATCH", f"/Users/{user_id}", label=f"RFC PATCH ({operation})",
+                        body={"schemas": [PATCH_OP], "Operations": [change]})
+    refused = answer.status == 400 and dig(answer.json, "scimType") == "mutability"
+    ignored = answer.status in (200, 204) and operation != "remove-userName"
+    verdict.check("update.protected-attributes", refused or ignored,
+                  f"the PATCH ({operation}) is refused with 400 mutability" + ("" if operation == "remove-userName"
+                                                                               else ", or ignored"),
+                  expected="400 mutability" + ("" if operation == "remove-userName" else " (or 200/204, ignored)"),
+                  actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+    after = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
+    verdict.check("update.protected-attributes", after.status == 200 and dig(after.json, *kept) == dig(before, *kept),
+                  f"the user keeps its {'.'.join(kept)}", expected=dig(before, *kept),
+                  actual=dig(after.json, *kept) if after.status == 200 else after.status or after.error, exchange=after)
+
+
+@pytest.mark.requirement("update.extension-schemas")
+def test_extension_attribute_adds_its_schema(client, verdict, users):
+    """Creates a user with the core schema only (RFC POST /Users), then sends an RFC PATCH add of the
+    enterprise department (path urn:…:enterprise:2.0:User:department) and reads the user back.
+
+    Verifies: the PATCH succeeds and the user's schemas now list the enterprise extension URN (RFC 7644
+    §3.5.2, https://www.rfc-editor.org/rfc/rfc7644#section-3.5.2: the representation's "schemas" reflect
+    the extensions the resource holds).
+    """
+    _, user_id, _ = rfc_user(client, users)
+    answer = client.raw("PATCH", f"/Users/{user_id}", label="RFC PATCH add an enterprise attribute", body={
+        "schemas": [PATCH_OP], "Operations": [{"op": "add", "path": f"{ENTERPRISE}:department", "value": "Research"}]})
+    verdict.require("update.extension-schemas", answer.status in (200, 204), "the PATCH adding the department succeeds",
+                    expected=[200, 204], actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+    read = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
+    verdict.check("update.extension-schemas", ENTERPRISE in (dig(read.json, "schemas") or []),
+                  "schemas lists the enterprise extension", expected=ENTERPRISE, actual=dig(read.json, "schemas"),
+                  exchange=read)
+
+
+@pytest.mark.requirement("update.put-requires-username")
+def test_put_without_username_refused(client, verdict, users):
+    """Creates a user (RFC POST /Users), then sends an RFC PUT of the user without userName, and reads it back.
+
+    Verifies: 400, and the user keeps its userName (RFC 7643 §4.1.1,
+    https://www.rfc-editor.org/rfc/rfc7643#section-4.1.1: «Each User MUST include a non-empty userName
+    value»; RFC 7644 §3.5.1: «If an attribute is "required", clients MUST specify the attribute in the PUT
+    request»).
+    """
+    new, user_id, sent = rfc_user(client, users)
+    body = {k: v for k, v in sent.items() if k != "userName"}
+    answer = client.raw("PUT", f"/Users/{user_id}", body=body, label="RFC PUT without userName")
+    verdict.check("update.put-requires-username", answer.status == 400, "the PUT without userName is refused",
+                  expected=400, actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+    read = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
+    verdict.check("update.put-requires-username", dig(read.json, "userName") == new.userName,
                   "the user keeps its userName", expected=new.userName, actual=dig(read.json, "userName"), exchange=read)

@@ -163,7 +163,8 @@ def test_one_defect_is_one_entry_wherever_it_showed(tmp_path):
     assert errors("conformance.schema.json", run.document) == []
     [defect] = [d for d in run.document["defects"] if d["requirement"] == "schema.user"]
     assert defect["cause"] == "/active: type (scim/user.json)" and defect["automatic"] is True
-    assert defect["findings"] >= 6 and len(defect["checks"]) >= 3 and defect["idps"] == ["entra", "okta", "onelogin"]
+    assert defect["findings"] >= 6 and len(defect["checks"]) >= 3
+    assert defect["idps"] == ["entra", "okta", "onelogin", "rfc"]
     assert defect["example"]["curl"].startswith("curl ")
     assert run.document["summary"]["defects"] == len(run.document["defects"])
     assert f"distinct defects: {len(run.document['defects'])}" in run.stdout
@@ -279,7 +280,8 @@ def test_scim2_server_fails_only_its_real_deviation(scim2_server, tmp_path):
     empty = "suites/test_create.py::test_create_without_username_refused[empty]"
     assert failed == {(empty, "create.username-required"), (empty, "schema.user")}, run.stdout[-4000:]  # its 201 body
     assert run.warned_requirements() <= {"create.emails-object", "create.legacy-urns", "create.template-artefacts",
-                                         "update.manager"}
+                                         "update.manager",  # IdP template shapes a strict server refuses
+                                         "update.patch-malformed-400"}  # it applies a PATCH without its schemas
     skipped = {result["requirement"]: result["reason"] for _, result in run.results() if result["outcome"] == "skipped"}
     assert any(r.startswith("domain.") for r in skipped) and any(r.startswith("guests.") for r in skipped)
     assert all(reason for reason in skipped.values())

@@ -98,7 +98,7 @@ def test_every_requirement_is_broken_by_some_fault(level):
 def test_scopes_name_requirements_the_fault_breaks():
     for fault in FAULTS.values():
         assert {r for r, _ in fault.only} <= set(fault.requirements), fault.name
-        assert all(set(fault.exposed_in(r)) <= {"okta", "onelogin", "entra"} for r in fault.requirements), fault.name
+        assert all(set(fault.exposed_in(r)) <= {"okta", "onelogin", "entra", "rfc"} for r in fault.requirements), fault.name
 
 
 def test_registry_size_and_coverage():

@@ -362,6 +362,19 @@ def _(c, server):
     return c.post("/Users", json={"schemas": [CORE_URN], "emails": [{"value": "nameless@example.com"}]}).status_code
 
 
+@case("responses-schemas-core-only", correct=True, faulty=False)
+def _(c, server):
+    user = new_user(c, **{ENTERPRISE_USER: {"department": "R&D"}},
+                    schemas=["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER])
+    return ENTERPRISE_USER in c.get(f"/Users/{user['id']}").json()["schemas"]
+
+
+@case("meta-incomplete", correct=True, faulty=False)
+def _(c, server):
+    meta = c.get(f"/Users/{new_user(c)['id']}").json()["meta"]
+    return {"created", "lastModified", "location"} <= set(meta)
+
+
 @case("create-keeps-client-id", correct=False, faulty=True)
 def _(c, server):
     body = user_body()
@@ -464,6 +477,18 @@ def _(c, server):
     user = new_user(c)
     status = patch(c, user["id"], replace("displayName", "Patched")).status_code
     return status, c.get(f"/Users/{user['id']}").json().get("displayName")
+
+
+@case("patch-protected-attributes-ignored", correct=400, faulty=200)
+def _(c, server):
+    return patch(c, new_user(c)["id"], {"op": "remove", "path": "userName"}).status_code
+
+
+@case("put-keeps-missing-username", correct=400, faulty=200)
+def _(c, server):
+    user = new_user(c)
+    body = {k: v for k, v in user_body(user["userName"]).items() if k != "userName"}
+    return c.put(f"/Users/{user['id']}", json=body).status_code
 
 
 @case("patch-schemas-not-required", correct=(400, None), faulty=(200, "Lead"))
@@ -823,6 +848,18 @@ def _(c, server):
 @case("discovery-schemas-bare-array", correct=("dict", "dict"), faulty=("list", "list"))
 def _(c, server):
     return type(c.get("/Schemas").json()).__name__, type(c.get("/ResourceTypes").json()).__name__
+
+
+@case("discovery-paged", correct=True, faulty=False)
+def _(c, server):
+    everything = c.get("/Schemas").json()["Resources"]
+    return len(c.get("/Schemas", params={"count": 1, "startIndex": 2}).json()["Resources"]) == len(everything)
+
+
+@case("patch-attributes-204", correct=200, faulty=204)
+def _(c, server):
+    user = new_user(c)
+    return c.patch(f"/Users/{user['id']}?attributes=userName", json=patch_body(replace("nickName", "Pat"))).status_code
 
 
 # ---- an IdP-like flow that no fault may answer with a 5xx ----------------------------------

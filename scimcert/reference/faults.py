@@ -574,7 +574,7 @@ def _no_location():
 
 @fault("create-lowercases-username", "create",
        "userName is stored lower-cased, so what the IdP sent is not what it reads back.",
-       breaks=("create.echo-values", "create.get-same", "create.legacy-urns", "create.emails-object", "create.template-artefacts", "update.round-trip", "update.username-conflict-409"))
+       breaks=("create.echo-values", "create.get-same", "create.legacy-urns", "create.emails-object", "create.template-artefacts", "update.round-trip", "update.username-conflict-409", "update.put-requires-username"))
 def _lowercase():
     def on_request(ex: Exchange) -> None:
         rewrite_attribute(ex, lambda key: key == "username", lambda v: v.lower() if isinstance(v, str) else v)
@@ -717,6 +717,26 @@ def _client_id():
     return Rewrite(on_response=on_response)
 
 
+@fault("responses-schemas-core-only", "create",
+       "Every user answer lists only the core User schema, whatever extension attributes it carries.",
+       breaks=("update.extension-schemas", "create.enterprise-extension"))
+def _schemas_core_only():
+    def edit(user: dict) -> None:
+        if "userName" in user:  # a user, not a schema or resource type of a discovery list
+            user["schemas"] = [CORE_USER]
+    return Rewrite(on_response=edit_users(edit))
+
+
+@fault("meta-incomplete", "create",
+       "User answers carry meta with resourceType only: no created, lastModified or location.",
+       breaks=("schema.meta", "create.location", "update.version-changes"))
+def _meta_incomplete():
+    def edit(user: dict) -> None:
+        if isinstance(user.get("meta"), dict):
+            user["meta"] = {"resourceType": user["meta"].get("resourceType", "User")}
+    return Rewrite(on_response=edit_users(edit))
+
+
 @fault("create-accepts-missing-username", "create",
        "A POST /Users without userName creates a user anyway, named after its id.",
        breaks=("create.username-required",))
@@ -757,7 +777,7 @@ def _masked_password():
 
 @fault("create-integer-id", "create",
        "The id is a JSON number, not a string (RFC 7643 §3.1); /Users/{number} is served.",
-       breaks=("schema.user", "schema.list-response", "schema.idp-readable", "create.created-201", "filter.username-eq", "filter.externalid-eq"))
+       breaks=("schema.user", "schema.list-response", "schema.idp-readable", "create.created-201", "filter.username-eq", "filter.externalid-eq", "schema.meta"))
 def _integer_id():
     def on_request(ex: Exchange) -> None:
         if ex.user_id and ex.user_id.isdigit() and int(ex.user_id) < 2 ** 128:
@@ -823,7 +843,7 @@ _EXTENSION_URNS = (ENTERPRISE_USER.lower(), "urn:scim:schemas:extension:enterpri
 
 
 @fault("create-drops-enterprise-extension", "create", "Enterprise extension attributes are silently dropped.",
-       breaks=("create.enterprise-extension", "create.legacy-urns", "update.manager", "create.round-trip", "update.round-trip"))
+       breaks=("create.enterprise-extension", "create.legacy-urns", "update.manager", "create.round-trip", "update.round-trip", "update.extension-schemas"))
 def _drop_extension():
     def on_request(ex: Exchange) -> None:
         if rewrite_attribute(ex, lambda key: key.startswith(_EXTENSION_URNS), lambda v: DROP):
@@ -846,8 +866,9 @@ def _put_read_only():
 
 
 @fault("put-ignored", "update", "PUT answers 200 with the user but applies nothing.",
-       breaks=("update.put-replace", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "create.legacy-urns", "update.round-trip", "update.username-conflict-409"),
-       idps=("okta", "onelogin"))
+       breaks=("update.put-replace", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "create.legacy-urns", "update.round-trip", "update.username-conflict-409", "update.put-requires-username"),
+       idps=("okta", "onelogin"),
+       only={"update.put-requires-username": ("rfc",)})
 def _put_ignored():
     return ignoring("PUT")
 
@@ -876,7 +897,7 @@ def _replace_appends():
 
 @fault("patch-schemas-not-required", "update",
        "A PATCH body without the PatchOp schema (a framework that reads Operations alone) is applied.",
-       breaks=("update.patch-invalid-400",))
+       breaks=("update.patch-malformed-400",))
 def _patch_schemas_optional():
     def on_request(ex: Exchange) -> None:
         body = ex.body
@@ -887,7 +908,7 @@ def _patch_schemas_optional():
 
 @fault("patch-remove-without-path-accepted", "update",
        "A PATCH remove without a path answers 204 and does nothing, instead of 400 noTarget.",
-       breaks=("update.patch-invalid-400",))
+       breaks=("update.remove-needs-path",))
 def _remove_without_path():
     def on_request(ex: Exchange) -> Answer | None:
         ops = patch_ops(ex)
@@ -949,6 +970,35 @@ def _update_uniqueness():
     return Rewrite(adjust=adjust)
 
 
+@fault("patch-protected-attributes-ignored", "update",
+       "A PATCH removing userName is answered 200 (the operation silently dropped) instead of 400 mutability.",
+       breaks=("update.protected-attributes",))
+def _protected_ignored():
+    def on_request(ex: Exchange) -> None:
+        ops = patch_ops(ex)
+        kept = [op for op in ops if not (str(op.get("op", "")).lower() == "remove"
+                                        and str(op.get("path", "")).lower() == "username")]
+        if ex.method == "PATCH" and ex.user_id and len(kept) < len(ops):
+            ex.body = {**ex.body, "Operations": kept}
+            nothing_left_to_patch(ex)
+    return Rewrite(on_request)
+
+
+@fault("put-keeps-missing-username", "update",
+       "A PUT without userName keeps the stored userName and answers 200 instead of 400.",
+       breaks=("update.put-requires-username",))
+def _put_keeps_username():
+    def on_request(ex: Exchange) -> None:
+        body = ex.body
+        if ex.method == "PUT" and ex.user_id and isinstance(body, dict) \
+                and not any(str(k).lower() == "username" for k in body):
+            try:
+                ex.body = {**body, "userName": ex.state.store.get(ex.user_id)["userName"]}
+            except ScimError:
+                return
+    return Rewrite(on_request)
+
+
 @fault("update-rejects-empty-values", "update",
        "A PUT or PATCH that empties an attribute (\"title\": \"\", as Okta pushes an erased value) answers 400 invalidValue.",
        breaks=("update.empty-values", "update.put-clears-omitted", "update.manager"))
@@ -965,8 +1015,9 @@ def _empty_values():
 
 
 @fault("put-keeps-omitted", "update", "PUT merges instead of replacing: attributes left out of the body are kept.",
-       breaks=("update.put-clears-omitted",),
-       idps=("okta", "onelogin"))
+       breaks=("update.put-clears-omitted", "update.put-requires-username"),
+       idps=("okta", "onelogin"),
+       only={"update.put-requires-username": ("rfc",)})
 def _put_merges():
     def on_request(ex: Exchange) -> None:
         body = ex.body
@@ -1007,7 +1058,7 @@ def _op_case():
 
 
 @fault("patch-ignored", "update", "PATCH answers 200 with the user but applies nothing.",
-       breaks=("update.patch-replace", "update.patch-operations", "update.value-path-element", "update.operations-in-order", "update.manager", "update.version-changes", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "update.round-trip", "update.patch-atomic", "update.patch-invalid-400", "update.primary-unique", "update.username-conflict-409"))
+       breaks=("update.patch-replace", "update.patch-operations", "update.value-path-element", "update.operations-in-order", "update.manager", "update.version-changes", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "update.round-trip", "update.patch-atomic", "update.remove-needs-path", "update.patch-malformed-400", "update.primary-unique", "update.username-conflict-409", "update.extension-schemas", "update.protected-attributes"))
 def _patch_ignored():
     return ignoring("PATCH")
 
@@ -1442,7 +1493,7 @@ def _status_int():
 
 @fault("errors-not-scim", "errors",
        "Error bodies use a vendor envelope {\"errors\":[{\"message\":...}]} (Asana REST) without the Error URN.",
-       breaks=("errors.scim-error-body", "errors.content-type", "errors.idp-content-type", "schema.idp-readable", "token.error-body", "create.duplicate-uniqueness", "create.unknown-id-404", "update.unknown-id-404", "errors.malformed-400", "filter.invalid-400", "filter.unquoted-tolerated", "domain.invalid-value", "create.username-required", "errors.unknown-endpoint-404", "update.patch-invalid-400", "update.username-conflict-409"))
+       breaks=("errors.scim-error-body", "errors.content-type", "errors.idp-content-type", "schema.idp-readable", "token.error-body", "create.duplicate-uniqueness", "create.unknown-id-404", "update.unknown-id-404", "errors.malformed-400", "filter.invalid-400", "filter.unquoted-tolerated", "domain.invalid-value", "create.username-required", "errors.unknown-endpoint-404", "update.remove-needs-path", "update.patch-malformed-400", "update.username-conflict-409", "update.protected-attributes"))
 def _vendor_errors():
     def edit(answer: Answer, body: dict) -> None:
         answer.body = {"errors": [{"message": body.get("detail", "")}]}
@@ -1452,7 +1503,7 @@ def _vendor_errors():
 
 @fault("errors-scim-type-always-invalid-value", "errors",
        "Every 400 error names scimType invalidValue, also for an unparsable body or a bad filter.",
-       breaks=("errors.scim-type", "filter.invalid-400", "update.patch-invalid-400"))
+       breaks=("errors.scim-type", "filter.invalid-400", "update.remove-needs-path", "update.protected-attributes"))
 def _scim_type_invalid_value():
     def edit(answer: Answer, body: dict) -> None:
         if answer.status == 400:
@@ -1573,6 +1624,30 @@ def _etag_not_sent():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if "etag" in answer.headers:
             del answer.headers["etag"]
+    return Rewrite(on_response=on_response)
+
+
+@fault("discovery-paged", "discovery",
+       "/Schemas and /ResourceTypes apply count and startIndex like a user list (the RFC says to ignore them).",
+       breaks=("discovery.query-ignored",))
+def _discovery_paged():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        body = answer.body
+        if ex.path.rstrip("/") in ("/Schemas", "/ResourceTypes") and answer.status == 200 and isinstance(body, dict):
+            start = int(ex.param("startIndex") or 1) if str(ex.param("startIndex") or "1").isdigit() else 1
+            count = int(ex.param("count")) if str(ex.param("count") or "").isdigit() else None
+            items = body.get("Resources", [])[start - 1:][:count]
+            answer.body = {**body, "Resources": items, "startIndex": start, "itemsPerPage": len(items)}
+    return Rewrite(on_response=on_response)
+
+
+@fault("patch-attributes-204", "filter",
+       "A PATCH with the attributes parameter answers 204 with no body (the projection is not served).",
+       breaks=("filter.projection",))
+def _patch_attributes_204():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if ex.method == "PATCH" and ex.param("attributes") and answer.status == 200:
+            answer.replace(Answer(204, MutableHeaders()))
     return Rewrite(on_response=on_response)
 
 
