@@ -719,7 +719,7 @@ def _client_id():
 
 @fault("responses-schemas-core-only", "create",
        "Every user answer lists only the core User schema, whatever extension attributes it carries.",
-       breaks=("update.extension-schemas", "create.enterprise-extension"))
+       breaks=("update.extension-schemas", "create.enterprise-extension", "schema.user", "schema.list-response"))
 def _schemas_core_only():
     def edit(user: dict) -> None:
         if "userName" in user:  # a user, not a schema or resource type of a discovery list
