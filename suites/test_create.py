@@ -294,6 +294,31 @@ def test_create_ignores_read_only_attributes(client, verdict, users):
                   expected="no group scimcert-client-group", actual=groups or "(none)", exchange=read)
 
 
+@pytest.mark.requirement("create.order-free")
+def test_create_in_any_order(client, verdict, users):
+    """Sends an RFC POST /Users whose schemas list the enterprise extension before the core schema, with the
+    extension's attributes first and userName last (RFC probe).
+
+    Verifies: 201 and the user created with its userName (RFC 7643 §3,
+    https://www.rfc-editor.org/rfc/rfc7643#section-3: for schemas «Value order is not specified and MUST NOT
+    impact behavior»; §2.3.8: «Servers and clients MUST NOT require or expect attributes to be in any
+    specific order»).
+    """
+    new = users.new()
+    body = {ENTERPRISE: {"department": "Order"}, "active": True,
+            "emails": [{"value": new.email, "type": "work", "primary": True}],
+            "name": {"familyName": new.familyName, "givenName": new.givenName},
+            "schemas": [ENTERPRISE, CORE_USER], "userName": new.userName}
+    answer = client.raw("POST", "/Users", body=body, label="RFC POST /Users (extension first)")
+    verdict.check("create.order-free", answer.status == 201 and answer.created_id is not None,
+                  "the create in another order succeeds", expected=201,
+                  actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+    if answer.status == 201:
+        verdict.check("create.order-free", dig(answer.json, "userName") == new.userName,
+                      "the user is created with its userName", expected=new.userName,
+                      actual=dig(answer.json, "userName"), exchange=answer)
+
+
 @pytest.mark.requirement("schema.meta")
 def test_created_user_has_its_meta(client, verdict, users):
     """Creates a user (RFC POST /Users) and reads it back by id.

@@ -207,16 +207,20 @@ def test_unquoted_filter_value(idp, client, verdict, users):
     pytest.param("filter=userName%20eq", id="missing-value"),
     pytest.param("filter=userName%20eq%20%22unterminated", id="unterminated-quote"),
     pytest.param("filter=", id="empty"),
+    pytest.param("filter=active%20gt%20true", id="boolean-ordering"),
 ])
 @pytest.mark.requirement("filter.invalid-400", "errors.scim-type")
 def test_invalid_filter_rejected(client, verdict, query):
     """Sends GET /Users with a malformed filter: an unknown operator (regex), eq without a value, an
-    unterminated quote, an empty filter (RFC probes; no IdP sends them).
+    unterminated quote, an empty filter, an ordering comparison of a Boolean (active gt true) (RFC probes;
+    no IdP sends them).
 
     Verifies: 400 with a SCIM Error, not a crash or an unfiltered list; for the unknown operator, scimType
     invalidFilter (RFC 7644 §3.4.2.2, https://www.rfc-editor.org/rfc/rfc7644#section-3.4.2.2: «Providers
     MUST decline to filter results if the specified filter operation is not recognized and return an HTTP
-    400 error with a "scimType" error of "invalidFilter"»); for the other malformed filters, a scimType
+    400 error with a "scimType" error of "invalidFilter"»; «Boolean and Binary attributes SHALL cause a failed
+    response (HTTP status code 400) with "scimType" of "invalidFilter"» for gt, ge, lt, le); for the other
+    malformed filters, a scimType
     that is given is invalidFilter (RFC 7644 §3.12 Table 9; errors.scim-type).
     """
     answer = client.raw("GET", "/Users", query=query, label=f"GET /Users?{query}")
@@ -224,7 +228,7 @@ def test_invalid_filter_rejected(client, verdict, query):
                   expected=400, actual=answer.status or answer.error, exchange=answer)
     verdict.check("filter.invalid-400", is_scim_error(answer), "the refusal is a SCIM Error",
                   expected="a SCIM Error body", actual=answer.excerpt(200), exchange=answer)
-    if "regex" in query:  # an operator the server does not recognise: the RFC names the scimType
+    if "regex" in query or "active" in query:  # an unknown operator, an ordering of a Boolean: the RFC names it
         verdict.check("filter.invalid-400", dig(answer.json, "scimType") == "invalidFilter",
                       "the unknown operator is refused with scimType invalidFilter", expected="invalidFilter",
                       actual=dig(answer.json, "scimType") or "(no scimType)", exchange=answer)

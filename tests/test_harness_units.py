@@ -75,6 +75,13 @@ def test_base_url_without_token_is_refused():
 
 # ---- redaction ------------------------------------------------------------------------------
 
+def test_a_base_url_with_a_query_string_is_refused():
+    """RFC 7644 §1.3: «The Base URI MUST NOT contain a query string» (schemas/target.schema.json's pattern)."""
+    with pytest.raises(config.ConfigError, match=r"\$\.base_url: .*tenant=a"):
+        config.load(env={"SCIM_BASE_URL": "https://scim.example.net/v2?tenant=a", "SCIM_TOKEN": "t0ken-t0ken-t0ken"},
+                    available_idps=("okta",))
+
+
 def test_redactor_masks_token_and_its_base64_form():
     redact = Redactor(["secret-token-123"])
     text = redact("Bearer secret-token-123 and c2VjcmV0LXRva2VuLTEyMw== in a body")

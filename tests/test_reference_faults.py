@@ -362,6 +362,19 @@ def _(c, server):
     return c.post("/Users", json={"schemas": [CORE_URN], "emails": [{"value": "nameless@example.com"}]}).status_code
 
 
+@case("create-requires-core-schema-first", correct=201, faulty=400)
+def _(c, server):
+    body = user_body()
+    body["schemas"] = [ENTERPRISE_USER, CORE_URN]
+    return c.post("/Users", json=body).status_code
+
+
+@case("filter-boolean-ordering-accepted", correct=(400, "invalidFilter"), faulty=(200, None))
+def _(c, server):
+    answer = list_users(c, "active gt true")
+    return answer.status_code, answer.json().get("scimType")
+
+
 @case("responses-schemas-core-only", correct=True, faulty=False)
 def _(c, server):
     user = new_user(c, **{ENTERPRISE_USER: {"department": "R&D"}},

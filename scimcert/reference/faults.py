@@ -737,6 +737,32 @@ def _meta_incomplete():
     return Rewrite(on_response=edit_users(edit))
 
 
+@fault("create-requires-core-schema-first", "create",
+       "A create whose schemas do not start with the core User schema answers 400 invalidSyntax.",
+       breaks=("create.order-free", "create.legacy-urns"))  # OneLogin's template lists its own URN first
+def _core_first():
+    def on_request(ex: Exchange) -> Answer | None:
+        schemas = ex.body.get("schemas") if isinstance(ex.body, dict) else None
+        if ex.method == "POST" and ex.path.rstrip("/") == "/Users" and isinstance(schemas, list) and schemas \
+                and schemas[0] != CORE_USER:
+            return error(400, f"schemas must start with {CORE_USER}", "invalidSyntax")
+        return None
+    return Rewrite(on_request)
+
+
+@fault("filter-boolean-ordering-accepted", "filter",
+       "An ordering comparison of a Boolean (active gt true) is answered 200 with an empty list, not 400 invalidFilter.",
+       breaks=("filter.invalid-400",))
+def _boolean_ordering():
+    def on_request(ex: Exchange) -> Answer | None:
+        expression = (ex.param("filter") or "").lower()
+        if ex.is_list and expression.startswith("active ") and expression.split()[1:2] in (["gt"], ["ge"], ["lt"], ["le"]):
+            return Answer.json(200, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                                     "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []})
+        return None
+    return Rewrite(on_request)
+
+
 @fault("create-accepts-missing-username", "create",
        "A POST /Users without userName creates a user anyway, named after its id.",
        breaks=("create.username-required",))
