@@ -39,7 +39,8 @@ ENV = {
 }
 NUMBERS = {"timeout": float, "max_run_seconds": float, "max_rps": float, "max_in_flight": int}
 SECRETS = ("token", "revoked_token")
-DEFAULT_TIMEOUT = 60.0  # okta.md §8: Okta closes the socket after 60 s
+# Okta closes the socket after 60 s: Okta's SCIM FAQs (GitHub okta/okta-developer-docs, docs/concepts/scim/faqs)
+DEFAULT_TIMEOUT = 60.0
 DEFAULT_RUN_SECONDS = 1800.0  # the whole run, cleanup included: a CI gate never hangs
 
 

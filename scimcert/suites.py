@@ -143,6 +143,18 @@ def rfc_user(client, users, **extra: Any):
     return new, created.created_id, body
 
 
+def rfc_patch(client, user_id: str, body: Any, label: str, query: str = ""):
+    """An RFC PATCH /Users/{id} probe; the check is skipped when the target answers 501 Not Implemented:
+    PATCH is OPTIONAL (RFC 7644 §3.5.2) and 501 is how a server says so (§3.12 Table 8: «Service provider
+    does not support the request operation, e.g., PATCH»). Whether its ServiceProviderConfig says the same is
+    judged by discovery.patch-advertised; an IdP that sends PATCH (Entra, Okta OIN) judges it in its own checks."""
+    answer = client.raw("PATCH", f"/Users/{user_id}", query=query, body=body, label=label)
+    if answer.status == 501:
+        pytest.skip("the target does not implement PATCH (it answered 501): this RFC PATCH probe has nothing to "
+                    "judge (judged by discovery.patch-advertised and by the IdPs' PATCH checks)")
+    return answer
+
+
 def borrowed_user(client, users):
     """An existing user of the tenant (NewUser, its id), a different one on each call of a check; skips
     when the tenant has no more users. Read-only mode: nothing is created, nothing is changed."""

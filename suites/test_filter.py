@@ -18,6 +18,7 @@ from scimcert.suites import (
     needs,
     number,
     resources,
+    rfc_patch,
     rfc_user,
 )
 
@@ -251,8 +252,8 @@ def _resource(answer, where: str, user_id: str):
 
 def _get(client, where: str, user_id: str, user_name: str, parameter: str, value: str):
     if where == "patch":  # RFC 7644 §3.5.2: «MUST return a 200 OK if the "attributes" parameter is specified»
-        return client.raw("PATCH", f"/Users/{user_id}", query=f"{parameter}={value}", label=f"RFC PATCH ?{parameter}",
-                          body={"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "nickName", "value": "Pat"}]})
+        return rfc_patch(client, user_id, {"schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "path": "nickName", "value": "Pat"}]}, f"RFC PATCH ?{parameter}", query=f"{parameter}={value}")
     if where == "user":
         return client.raw("GET", f"/Users/{user_id}", query=f"{parameter}={value}",
                           label=f"RFC GET /Users/{{id}}?{parameter}")

@@ -19,6 +19,7 @@ from scimcert.suites import (
     judge_round_trip,
     needs,
     refused_operations,
+    rfc_patch,
     rfc_user,
     shape,
     values_for,
@@ -101,8 +102,8 @@ def test_profile_update(idp, client, verdict, users, variant):
         kept = [c for c in changed(replaced, read.json, whole=True) if "is still there" in c]
         verdict.check(requirement, not kept, "each multi-valued attribute the update replaces holds only the "
                       "values sent", expected="only the values sent", actual=kept or "(as sent)", exchange=read)
-    judge_round_trip(verdict, "update.round-trip", {**added, **replaced}, read,
-                     skip={"name.givenName", "name.familyName", "title"})
+    judge_round_trip(verdict, "update.round-trip", {**added, **replaced}, read,  # name.formatted: Okta's read-
+                     skip={"name.givenName", "name.familyName", "title", "name.formatted"})  # modify-write sends it stale
 
 
 @pytest.mark.requirement("update.empty-values", "update.put-clears-omitted")
@@ -345,7 +346,7 @@ def test_forbidden_patch_bodies_refused(client, verdict, users, body):
     _, user_id, _ = rfc_user(client, users, title=TITLE)
     before = _as_read(client, user_id)
     request, scim_type = FORBIDDEN[body]
-    answer = client.raw("PATCH", f"/Users/{user_id}", body=request, label=f"RFC PATCH ({body})")
+    answer = rfc_patch(client, user_id, request, f"RFC PATCH ({body})")
     verdict.check(requirement, answer.status == 400 and is_scim_error(answer),
                   f"the PATCH ({body}) is refused with 400 and a SCIM Error", expected=400,
                   actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
@@ -368,9 +369,10 @@ def test_patch_is_atomic(client, verdict, users):
     """
     _, user_id, _ = rfc_user(client, users, title=TITLE)
     before = _as_read(client, user_id)
-    answer = client.raw("PATCH", f"/Users/{user_id}", label="RFC PATCH (valid, then failing)", body={
+    answer = rfc_patch(client, user_id, {
         "schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "Applied halfway"},
-                                              {"op": "replace", "path": "scimcertNoSuchAttribute", "value": "x"}]})
+                                              {"op": "replace", "path": "scimcertNoSuchAttribute", "value": "x"}]},
+                       "RFC PATCH (valid, then failing)")
     verdict.check("update.patch-atomic", answer.status is not None and answer.status >= 400,
                   "the PATCH whose second operation fails is answered with an error", expected="4xx",
                   actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
@@ -390,9 +392,10 @@ def test_added_primary_email_is_the_only_primary(client, verdict, users):
     new, user_id, _ = rfc_user(client, users)
     local, _, domain = new.email.rpartition("@")
     added = f"{local}.home@{domain}"
-    answer = client.raw("PATCH", f"/Users/{user_id}", label="RFC PATCH add a primary email", body={
+    answer = rfc_patch(client, user_id, {
         "schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "emails",
-                                               "value": [{"value": added, "type": "home", "primary": True}]}]})
+                                               "value": [{"value": added, "type": "home", "primary": True}]}]},
+                       "RFC PATCH add a primary email")
     verdict.require("update.primary-unique", answer.status in (200, 204), "the PATCH adding an email succeeds",
                     expected=[200, 204], actual=f"{answer.status or answer.error}: {answer.excerpt(200)}",
                     exchange=answer)
@@ -450,8 +453,7 @@ def test_protected_attributes_are_kept(client, verdict, users, operation):
     _, user_id, _ = rfc_user(client, users)
     before = _as_read(client, user_id)
     change, kept = PROTECTED[operation]
-    answer = client.raw("PATCH", f"/Users/{user_id}", label=f"RFC PATCH ({operation})",
-                        body={"schemas": [PATCH_OP], "Operations": [change]})
+    answer = rfc_patch(client, user_id, {"schemas": [PATCH_OP], "Operations": [change]}, f"RFC PATCH ({operation})")
     refused = answer.status == 400 and dig(answer.json, "scimType") == "mutability"
     ignored = answer.status in (200, 204) and operation != "remove-userName"
     verdict.check("update.protected-attributes", refused or ignored,
@@ -475,8 +477,9 @@ def test_extension_attribute_adds_its_schema(client, verdict, users):
     the extensions the resource holds).
     """
     _, user_id, _ = rfc_user(client, users)
-    answer = client.raw("PATCH", f"/Users/{user_id}", label="RFC PATCH add an enterprise attribute", body={
-        "schemas": [PATCH_OP], "Operations": [{"op": "add", "path": f"{ENTERPRISE}:department", "value": "Research"}]})
+    answer = rfc_patch(client, user_id, {
+        "schemas": [PATCH_OP], "Operations": [{"op": "add", "path": f"{ENTERPRISE}:department", "value": "Research"}]},
+                       "RFC PATCH add an enterprise attribute")
     verdict.require("update.extension-schemas", answer.status in (200, 204), "the PATCH adding the department succeeds",
                     expected=[200, 204], actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
     read = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")

@@ -1,4 +1,8 @@
-"""Unit and property tests of the reference server's filter and PATCH-path parser (RFC 7644 §3.4.2.2, §3.5.2)."""
+"""Unit and property tests of the reference server's filter and PATCH-path parser (RFC 7644 §3.4.2.2, §3.5.2).
+
+Entra's filters come from Microsoft's SCIM tutorial:
+https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups
+"""
 
 from __future__ import annotations
 
@@ -114,7 +118,7 @@ MATCHES = [
     ("emails[primary eq true]", True),
     ("emails[display pr]", False),
     ('addresses[type eq "work" and country eq "fr"]', True),
-    ('emails[type eq "work"].value eq "alice@example.com"', True),  # Entra's form (E10)
+    ('emails[type eq "work"].value eq "alice@example.com"', True),  # Entra's form (Microsoft's SCIM tutorial)
     ('emails[type eq "home"].value eq "alice@example.com"', False),
     ('emails[type eq "home"].value pr', True),
     # URN-qualified names and the enterprise extension
@@ -200,7 +204,7 @@ INVALID = [
     ('userName regex "a"', "regex"),
     ('userName equals "a"', "equals"),
     ('userName EQUAL "a"', "EQUAL"),
-    ("externalId eq jyoung", "jyoung"),  # Entra's legacy unquoted example (E17)
+    ("externalId eq jyoung", "jyoung"),  # Entra's legacy unquoted example (Microsoft's SCIM tutorial)
     ("userName eq 'single'", "unexpected"),
     ('(userName eq "a"', "')'"),
     ('userName eq "a")', "')'"),

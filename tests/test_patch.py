@@ -74,7 +74,11 @@ def test_envelope_member_names_and_urn_are_case_insensitive() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Entra (onelogin-entra.md §2.4, §2.10) and Okta (okta.md §5.2, §6.1, §7) shapes
+# Entra shapes: Microsoft Learn's SCIM tutorial and SCIM compatibility page
+# https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups
+# https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility
+# Okta shapes: https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/ (the deactivation body;
+# the profile-update and password-sync PATCH bodies are unpublished and inferred from it)
 
 
 @pytest.mark.parametrize("op", ["Add", "Replace", "add", "replace", "ADD", "rEpLaCe"])

@@ -2,8 +2,9 @@
 
 RFC 7644 §2 («a SCIM service provider SHALL indicate supported HTTP authentication schemes via the
 "WWW-Authenticate" header») and §3.12 Table 8 (401: «The authorization header is invalid or
-missing»); RFC 6750 §2.1 (the `Bearer` scheme, matched case-insensitively); asana.md §1 (a
-service-account token on every SCIM endpoint, discovery included).
+missing»); RFC 6750 §2.1 (the `Bearer` scheme, matched case-insensitively); Asana's SCIM docs
+(https://developers.asana.com/docs/scim), «Only Service Accounts in Enterprise Domains can access SCIM
+endpoints» (that discovery needs the token too is inferred).
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ BAD_AUTHORIZATION = {
     "unknown-token": "Bearer not-a-token-of-this-tenant",
     "revoked-token": f"Bearer {REVOKED}",
     "basic": "Basic " + base64.b64encode(b"admin:scimcert-reference-token-0123456789").decode(),
-    "raw-token": "{token}",  # Okta OIN "Header" mode sends the bare token (okta.md §11.14)
+    # Okta OIN "Header" mode sends the bare token (GitHub okta/okta-developer-docs,
+    # docs/guides/submit-oin-app/main/scim/auth-settings.md)
+    "raw-token": "{token}",
     "token-with-suffix": "Bearer {token}x",
     "token-prefix": "Bearer {token_prefix}",
 }
@@ -143,7 +146,8 @@ def test_a_good_token_can_write(server, client):
 
 
 def test_revoked_token_is_refused_like_an_unknown_one(server):
-    """asana.md §1 / tenant schema: a revoked service-account token answers exactly like an unknown one."""
+    """Tenant schema: a revoked service-account token (Asana's credential, https://developers.asana.com/docs/scim)
+    answers exactly like an unknown one."""
     assert REVOKED in server.tenant.revoked_tokens
     with anonymous_client(server, f"Bearer {REVOKED}") as revoked, \
             anonymous_client(server, "Bearer unknown-token-0000000000") as unknown:

@@ -156,7 +156,7 @@ def test_other_query_parameters_on_discovery_are_ignored(client, path):
 
 
 def test_user_name_is_declared_and_behaves_case_insensitive_and_unique(client, user_schema):
-    """RFC 7643 §7 / rfc-musts.md #139: userName required, caseExact false, uniqueness server, and the
+    """RFC 7643 §7 (and §4.1.1): userName required, caseExact false, uniqueness server, and the
     server behaves so: a filter in another case finds the user, a POST in another case is 409."""
     user_name = _attribute(user_schema, "userName")
     assert (user_name["required"], user_name["caseExact"], user_name["uniqueness"]) == (True, False, "server")
@@ -167,8 +167,8 @@ def test_user_name_is_declared_and_behaves_case_insensitive_and_unique(client, u
 
 
 def test_password_is_declared_write_only_and_never_returned(client, user_schema):
-    """RFC 7643 §7: password mutability writeOnly, returned never (rfc-musts.md #41, #139), and it never
-    appears in a response."""
+    """RFC 7643 §7 and §4.1.1: password mutability writeOnly, returned never, and it never appears in a
+    response."""
     password = _attribute(user_schema, "password")
     assert (password["mutability"], password["returned"]) == ("writeOnly", "never")
     response = client.post("/Users", json=user_body(password="S3cret-Passw0rd"))
@@ -189,7 +189,7 @@ def test_returned_never_attributes_never_appear(client, user_schema):
 
 def test_read_only_attributes_are_ignored_on_post_and_refused_by_patch(client, user_schema):
     """RFC 7644 §3.3 «readOnly … SHALL be ignored» on create; §3.5.2 «a client MUST NOT modify an attribute
-    that has mutability "readOnly"» → PATCH 400 mutability (rfc-musts.md #139)."""
+    that has mutability "readOnly"» → PATCH 400 mutability (RFC 7643 §7 readOnly)."""
     read_only = [a["name"] for a in user_schema["attributes"] if a["mutability"] == "readOnly"]
     assert read_only  # groups
     body = user_body(**{name: [{"value": "x"}] for name in read_only})
@@ -222,7 +222,7 @@ def test_every_declared_string_attribute_round_trips(client, user_schema):
 
 
 def test_patch_supported_means_patch_works(client, spc):
-    """RFC 7643 §5 / rfc-musts.md #133: `patch.supported: true` is true."""
+    """RFC 7643 §5: `patch.supported: true` is true."""
     assert spc["patch"]["supported"] is True
     user = create_user(client)
     response = client.patch(f"/Users/{user['id']}", json=patch_body({"op": "replace", "path": "title", "value": "T"}))

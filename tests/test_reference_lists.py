@@ -1,5 +1,14 @@
 """GET /Users: ListResponse, paging, projection and filters over real HTTP (RFC 7644 §3.4.2, §3.9),
 with the raw query strings Okta, OneLogin and Entra send.
+
+Sources, named so below:
+- Okta SCIM 2.0 guide: https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/
+- Okta SPEC test: https://developer.okta.com/standards/SCIM/SCIMFiles/Okta-SCIM-20-SPEC-Test.json
+- Okta's "No results" article (an empty list that is not a ListResponse fails Test API Credentials):
+https://support.okta.com/help/s/article/okta-scim-connector-error-no-results-for-users-returned-when-testing-connection
+- OneLogin traffic (a captured SCIM v2 Enterprise log): https://github.com/goauthentik/authentik/issues/11249
+- Entra tutorial (Microsoft Learn):
+  https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups
 """
 
 from __future__ import annotations
@@ -28,9 +37,9 @@ def _list(client, query: str = "") -> dict:
     body = response.json()
     assert body["schemas"] == [LIST_RESPONSE]
     for key in ("totalResults", "startIndex", "itemsPerPage"):
-        assert type(body[key]) is int, (key, body)  # okta.md §11.2: numbers, not strings
+        assert type(body[key]) is int, (key, body)  # Okta SCIM 2.0 guide: integers, not strings
     assert isinstance(body["Resources"], list)
-    assert body["itemsPerPage"] == len(body["Resources"])  # okta.md §11.3
+    assert body["itemsPerPage"] == len(body["Resources"])  # Okta QA: https://github.com/ory/polis/pull/4054
     return body
 
 
@@ -90,7 +99,7 @@ def test_order_is_stable_between_requests(paged):
 
 
 def test_walk_with_count_two_sees_every_user_once(paged):
-    """okta.md §2 import: paging through with startIndex/count visits every user exactly once."""
+    """Okta's import (Okta SCIM 2.0 guide): paging through with startIndex/count visits every user exactly once."""
     c, six_users = paged
     seen, start = [], 1
     while True:
@@ -265,7 +274,7 @@ FILTERS = [
     ('emails.value co "home"', {"alice"}),
     ('emails[type eq "home"]', {"alice"}),
     ('emails[type eq "work" and value co "alice"]', {"alice"}),
-    ('emails[type eq "work"].value eq "{stem}.alice@example.com"', {"alice"}),  # Entra's form (E10)
+    ('emails[type eq "work"].value eq "{stem}.alice@example.com"', {"alice"}),  # Entra's form (Entra tutorial)
     ("emails pr", {"alice", "bob", "carol"}),
     ("addresses pr", set()),
     ("phoneNumbers.value pr", {"carol"}),
@@ -292,7 +301,7 @@ def _expand(template: str, population: dict) -> str:
 def test_filter(client, population, template, expected):
     """RFC 7644 §3.4.2.2: every operator, and/or/not, grouping, value paths, sub-attributes and
     URN-qualified names; string matching per the attribute's caseExact; no match is 200 with an
-    empty, present `Resources` (okta.md §11.5, onelogin-entra.md E3)."""
+    empty, present `Resources` (Okta SPEC test, Entra tutorial)."""
     expression = f'({_expand(template, population)}) and userName sw "{population["stem"]}"'
     response = client.get(filter_url(expression))
     assert response.status_code == 200, response.text
@@ -315,7 +324,7 @@ def test_filter_results_page_too(client, population):
 
 @pytest.mark.parametrize("query", [
     "/Users?filter=userName%20eq%20%22{name}%22",             # %20 and %22
-    "/Users?filter=userName+eq+%22{name}%22&",                # + for spaces, trailing & (OneLogin, onelogin-entra.md §1.9.10)
+    "/Users?filter=userName+eq+%22{name}%22&",                # + for spaces, trailing & (OneLogin traffic)
     "/Users?filter=userName+eq+%22{name}%22&startIndex=1&count=10&",
     "/Users?filter=userName%20eq%20%22{name}%22&foo=bar&sortBy=title&x",  # unknown parameters ignored
     "/Users?&filter=userName%20eq%20%22{name}%22",
@@ -323,7 +332,7 @@ def test_filter_results_page_too(client, population):
     '/Users?filter=userName eq "{name}"',                     # left for httpx to encode
 ])
 def test_raw_query_strings(client, population, query):
-    """What IdPs put on the wire (okta.md §3.1, onelogin-entra.md §1.4): encodings, trailing `&`,
+    """What IdPs put on the wire (Okta SCIM 2.0 guide, OneLogin traffic): encodings, trailing `&`,
     unknown parameters (RFC 7644 §3.4.2: «SHOULD ignore any query parameters they do not recognize»)."""
     name = population["alice"]["userName"]
     response = client.get(query.format(name=name, upper=name.upper()))
@@ -333,7 +342,8 @@ def test_raw_query_strings(client, population, query):
 
 def test_filter_for_nobody_is_an_empty_list_not_404(client):
     """RFC 7644 §3.4.2: «A query that does not return any matches SHALL return success (HTTP status
-    code 200) with "totalResults" set to a value of 0»; okta.md §11.4-5: a ListResponse with Resources."""
+    code 200) with "totalResults" set to a value of 0»; Okta wants a ListResponse with Resources (Okta SPEC
+    test, Okta's "No results" article)."""
     response = client.get(filter_url(f'userName eq "nobody-{uuid.uuid4().hex}@example.com"'))
     assert response.status_code == 200
     body = response.json()
@@ -351,7 +361,7 @@ INVALID_FILTERS = [
     '(userName eq "a"',
     'userName eq "a")',
     "userName eq 'single-quoted'",
-    "externalId eq jyoung",               # legacy unquoted value (onelogin-entra.md E17): 400, not 500
+    "externalId eq jyoung",               # legacy unquoted value (Entra tutorial): 400, not 500
     'noSuchAttribute eq "x"',
     'name.noSuchSub eq "x"',
     "active gt true",                     # ordering on a boolean (RFC 7644 §3.4.2.2)

@@ -1,6 +1,22 @@
 """The tenant's policy over real HTTP: the email-domain rule, userName uniqueness, guests, and
-deactivation / reactivation (asana.md §6-§7; RFC 7643 §4.1.1; RFC 7644 §3.3, §3.6).
+deactivation / reactivation (RFC 7643 §4.1.1; RFC 7644 §3.3, §3.6).
+
+Sources, named so below:
+- Asana SCIM docs: https://developers.asana.com/docs/scim
+- Asana help, provisioning:
+  https://help.asana.com/hc/en-us/articles/14150520592283-Provisioning-and-deprovisioning-users-with-SCIM
+- Asana Guests FAQ: https://help.asana.com/hc/en-us/articles/14070393544859-Guests-FAQ
+- Analogous domain rules: Vouch (https://github.com/vouch-sh/vouch/pull/826) and Zoom
+  (https://developers.zoom.us/docs/api/scim2/)
+- Okta SCIM 2.0 guide: https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/
+- OneLogin's deprovisioning setting: https://developers.onelogin.com/scim/test-your-scim (its Suspend PUT is inferred)
+- Entra tutorial (Microsoft Learn):
+  https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups
+- SCIM compatibility page (Microsoft Learn, Entra's "False"): in the comment below.
 """
+
+# SCIM compatibility page:
+# https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility
 
 from __future__ import annotations
 
@@ -36,7 +52,7 @@ def _local() -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Email-domain rule (asana.md §7: userName «must be an email address» on an organization domain)
+# Email-domain rule: userName «must be an email address» (Asana SCIM docs), on an organization domain (inferred)
 
 # (userName, text the error detail must contain)
 REJECTED = [
@@ -63,8 +79,8 @@ ACCEPTED = [
 
 @pytest.mark.parametrize("template,named", REJECTED, ids=[r[0] for r in REJECTED])
 def test_post_with_a_foreign_user_name_is_400(client, template, named):
-    """asana.md §7 (inferred, as vouch/Zoom): a userName outside the organization's domains is
-    400 invalidValue naming the rejected domain, and nothing is created."""
+    """Inferred from the Asana SCIM docs and Guests FAQ, as Vouch and Zoom do: a userName outside the
+    organization's domains is 400 invalidValue naming the rejected domain, and nothing is created."""
     local = _local()
     user_name, named = template.format(local=local), named.format(local=local)
     body = user_body(user_name, emails=[{"value": f"{local}@example.com", "type": "work", "primary": True}])
@@ -103,8 +119,8 @@ EMAILS = [
 
 @pytest.mark.parametrize("emails,accepted", [e[1:] for e in EMAILS], ids=[e[0] for e in EMAILS])
 def test_primary_email_obeys_the_domain_rule(client, emails, accepted):
-    """asana.md §7: the primary email, or the only one, must be on an organization domain too;
-    a secondary, non-primary address elsewhere is fine."""
+    """Inferred (Asana SCIM docs, Guests FAQ): the primary email, or the only one, must be on an organization
+    domain too; a secondary, non-primary address elsewhere is fine."""
     user_name = unique_user_name()
     response = client.post("/Users", json=user_body(user_name, emails=emails))
     if accepted:
@@ -139,7 +155,7 @@ VIOLATIONS = [
 
 @pytest.mark.parametrize("method,build", [v[1:] for v in VIOLATIONS], ids=[v[0] for v in VIOLATIONS])
 def test_writes_that_break_the_domain_rule_change_nothing(client, method, build):
-    """asana.md §7: «The same applies to a userName/email change to a foreign domain»: 400 invalidValue
+    """Inferred (Asana SCIM docs, Guests FAQ): a userName/email change to a foreign domain is 400 invalidValue
     on PUT and PATCH, and the user is unchanged (by GET and by filter)."""
     user = create_user(client, title="Unchanged")
     response = client.request(method, f"/Users/{user['id']}", json=build(user))
@@ -219,11 +235,11 @@ def test_renamed_user_frees_the_old_name(client):
 
 
 # ---------------------------------------------------------------------------------------------
-# Guests (asana.md §7: «Does not return Asana guest users»)
+# Guests (Asana SCIM docs, GET /Users: «Does not return Asana guest users»)
 
 
 def test_guests_are_not_listed_or_counted(tenant, fresh_client):
-    """asana.md §7: guests are excluded from GET /Users and from totalResults; the fresh server holds
+    """Asana SCIM docs: guests are excluded from GET /Users and (inferred) from totalResults; the fresh server holds
     exactly the seeded members."""
     assert tenant.guests
     body = fresh_client.get("/Users").json()
@@ -247,8 +263,8 @@ GUEST_FILTERS = [
 
 
 def test_guests_are_not_found_by_filters(tenant, fresh_client):
-    """asana.md §7: `filter=userName eq "<guest email>"` → 200 with totalResults 0, and no other filter
-    reveals a guest either."""
+    """Inferred from the Asana SCIM docs: `filter=userName eq "<guest email>"` → 200 with totalResults 0, and no
+    other filter reveals a guest either."""
     for expression in GUEST_FILTERS:
         for guest in tenant.guests:
             text = expression.format(name=guest.userName, NAME=guest.userName.upper(), id=guest.id,
@@ -264,8 +280,9 @@ def test_guests_are_not_found_by_filters(tenant, fresh_client):
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
 def test_every_method_on_a_guest_id_is_404(tenant, client, method):
-    """asana.md §7: GET/PUT/PATCH/DELETE on a guest id → 404 (status "404", SCIM Error); the guest is
-    invisible to SCIM, even with a valid body."""
+    """Asana SCIM docs (GET /Users/:id «Does not return Asana guest users»; the 404 and the other methods are
+    inferred): GET/PUT/PATCH/DELETE on a guest id → 404 (status "404", SCIM Error); the guest is invisible to
+    SCIM, even with a valid body."""
     for guest in tenant.guests:
         bodies = {"PUT": user_body(unique_user_name()),
                   "PATCH": patch_body({"op": "replace", "path": "active", "value": False})}
@@ -276,7 +293,7 @@ def test_every_method_on_a_guest_id_is_404(tenant, client, method):
 
 @pytest.mark.parametrize("case", [str, str.upper])
 def test_post_with_a_guests_user_name_is_400(tenant, client, case):
-    """asana.md §7: «POST with a guest's (non-domain) email → the domain-rule 400»."""
+    """Inferred (Asana SCIM docs, Guests FAQ): a POST with a guest's (non-domain) email is the domain-rule 400."""
     for guest in tenant.guests:
         error = assert_scim_error(client.post("/Users", json=user_body(case(guest.userName))), 400, "invalidValue")
         assert guest.userName.split("@")[1] in error["detail"].lower()
@@ -284,7 +301,8 @@ def test_post_with_a_guests_user_name_is_400(tenant, client, case):
 
 
 # ---------------------------------------------------------------------------------------------
-# Deactivation and reactivation (asana.md §6; okta.md §6; onelogin-entra.md §1.6, §2.5, E13)
+# Deactivation and reactivation (Asana SCIM docs and help; Okta SCIM 2.0 guide; OneLogin's deprovisioning
+# setting; Entra tutorial and SCIM compatibility page)
 
 DEACTIVATE = {
     "patch-pathless": lambda u: ("PATCH", patch_body({"op": "replace", "value": {"active": False}})),
@@ -319,9 +337,10 @@ def _same_except_active_and_meta(a: dict, b: dict) -> bool:
 
 @pytest.mark.parametrize("deactivate", list(DEACTIVATE))
 def test_deactivated_user_stays_readable(client, deactivate):
-    """asana.md §6 recommendation / onelogin-entra.md E13: active=false by PATCH (path-less, path, Entra's
-    "False") or PUT; the user stays readable by GET, by the userName filter and in the list, with
-    `"active": false` (okta.md §11.8: active must not go missing)."""
+    """Entra tutorial («The user object should be returned in a request whether or not the user is active»;
+    the same for Asana is inferred): active=false by PATCH (path-less, path, Entra's "False") or PUT; the user stays
+    readable by GET, by the userName filter and in the list, with `"active": false` (active must not go
+    missing: https://github.com/grokability/snipe-it/issues/13855)."""
     user = create_user(client, title="Keeps title", **{ENTERPRISE_USER: {"department": "Ops"}})
     inactive = _send(client, user, DEACTIVATE[deactivate])
     assert inactive["active"] is False
@@ -336,7 +355,8 @@ def test_deactivated_user_stays_readable(client, deactivate):
 @pytest.mark.parametrize("reactivate", list(REACTIVATE))
 @pytest.mark.parametrize("deactivate", ["patch-pathless", "put"])
 def test_reactivation_keeps_id_and_attributes(client, deactivate, reactivate):
-    """okta.md §6.3: active=true reactivates the same user: same id, same attributes."""
+    """Okta's CRUD test (Okta-SCIM-20-CRUD-Test.json steps 12-15, GitHub okta/okta-developer-docs): active=true
+    reactivates the same user: same id, same attributes."""
     user = create_user(client, title="Keeps title", **{ENTERPRISE_USER: {"department": "Ops"}})
     inactive = _send(client, user, DEACTIVATE[deactivate])
     active = _send(client, inactive, REACTIVATE[reactivate])
@@ -349,7 +369,8 @@ def test_reactivation_keeps_id_and_attributes(client, deactivate, reactivate):
 
 @pytest.fixture(scope="module")
 def refusing_server():
-    """asana.md §6: «Reactivating users» is not supported: a tenant with options.reactivation = "refused"."""
+    """Asana help, provisioning: «Reactivating users» is not supported: a tenant with
+    options.reactivation = "refused"."""
     data = json.loads(DEFAULT_TENANT.read_text("utf-8"))
     data["options"] = {**data.get("options", {}), "reactivation": "refused"}
     with ReferenceServer(Tenant.from_dict(data)) as running:
@@ -358,7 +379,7 @@ def refusing_server():
 
 @pytest.mark.parametrize("reactivate", list(REACTIVATE))
 def test_refused_reactivation_is_400_mutability(refusing_server, reactivate):
-    """asana.md §6 (inferred, configurable): with reactivation refused, active=true on an inactive user
+    """Inferred from Asana help, provisioning (configurable): with reactivation refused, active=true on an inactive user
     is 400 mutability and the user stays inactive; deactivating and editing an inactive user still work."""
     with scim_client(refusing_server) as c:
         user = create_user(c, title="Before")

@@ -1,8 +1,21 @@
-"""What real IdPs send, accepted over real HTTP: Okta (okta.md §11), OneLogin (onelogin-entra.md §1.9),
-Microsoft Entra ID (onelogin-entra.md §2.10). The server stores canonical values and ignores what it
-does not know (RFC 7644 §3.3: readOnly attributes «SHALL be ignored»; §3.1: responses «SHALL reflect
-resource state as interpreted by the SCIM service provider»).
+"""What real IdPs send, accepted over real HTTP: Okta, OneLogin and Microsoft Entra ID. The server stores
+canonical values and ignores what it does not know (RFC 7644 §3.3: readOnly attributes «SHALL be ignored»;
+§3.1: responses «SHALL reflect resource state as interpreted by the SCIM service provider»).
+
+Sources, named so in the docstrings below:
+- Okta SCIM 2.0 guide: https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/
+- OneLogin's docs: https://developers.onelogin.com/scim/implement-scim-api and
+  https://developers.onelogin.com/scim/define-user-schema
+- OneLogin traffic (a captured SCIM v2 Enterprise log): https://github.com/goauthentik/authentik/issues/11249
+- Entra tutorial (Microsoft Learn):
+  https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups
+- SCIM compatibility page (Microsoft Learn) and Keepnet's OneLogin template: the comments below.
 """
+
+# SCIM compatibility page:
+# https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility
+# Keepnet's OneLogin template:
+# https://doc.keepnetlabs.com/next-generation-product/platform/company/company-settings/scim-settings/onelogin-scim-integration
 
 from __future__ import annotations
 
@@ -38,12 +51,12 @@ def _no_password(*bodies) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# password: accepted, never returned (RFC 7643 §4.1.1 / §7 returned "never"; okta.md §11.11)
+# password: accepted, never returned (RFC 7643 §4.1.1 / §7 returned "never")
 
 
 def test_password_is_accepted_and_never_returned(client):
-    """RFC 7643 §4.1.1: the password «MUST NOT be returned by a service provider in any form»; okta.md
-    §11.11 (a returned password is echoed back by Okta's next PUT)."""
+    """RFC 7643 §4.1.1: the password «MUST NOT be returned by a service provider in any form»; a returned
+    password would be echoed back by Okta's next PUT (inferred from its read-modify-write PUT, Okta SCIM 2.0 guide)."""
     user_name = unique_user_name()
     created = client.post("/Users", json=user_body(user_name, password=SECRET))
     assert created.status_code == 201, created.text
@@ -76,7 +89,7 @@ def test_password_cannot_be_found_by_filter(client):
 
 
 def test_put_without_password_keeps_the_user_usable(client):
-    """okta.md §5.1: Okta's read-modify-write PUT cannot echo a writeOnly password; the PUT still succeeds."""
+    """Okta's read-modify-write PUT (Okta SCIM 2.0 guide) cannot echo a writeOnly password; the PUT still succeeds."""
     user = create_user(client, password=SECRET)
     response = client.put(f"/Users/{user['id']}", json={**_get(client, user), "title": "Changed"})
     assert response.status_code == 200, response.text
@@ -88,7 +101,7 @@ def test_put_without_password_keeps_the_user_usable(client):
 
 
 def _onelogin_template(user_name: str) -> dict:
-    """OneLogin's default v2 Enterprise template as observed (onelogin-entra.md §1.4, [AK-11249], [KEEPNET])."""
+    """OneLogin's default v2 Enterprise template as observed (OneLogin traffic), with Keepnet's template fields."""
     return {
         "schemas": [ONELOGIN_CORE, ONELOGIN_ENTERPRISE],
         "id": None,
@@ -146,8 +159,8 @@ POST_CASES = [
 
 @pytest.mark.parametrize("extra,check", [c[1:] for c in POST_CASES], ids=[c[0] for c in POST_CASES])
 def test_idp_post_bodies_are_accepted(client, extra, check):
-    """okta.md §11.12, onelogin-entra.md §1.9 and E9: IdP quirks in POST bodies are accepted (201); the
-    stored resource is canonical, and the response equals a later GET."""
+    """IdP quirks in POST bodies (Okta SCIM 2.0 guide, OneLogin's docs and traffic, Keepnet's template, Entra
+    tutorial) are accepted (201); the stored resource is canonical, and the response equals a later GET."""
     user_name = unique_user_name(stem="Idp")
     body = user_body(user_name)
     for key, value in extra.items():
@@ -165,9 +178,9 @@ def test_idp_post_bodies_are_accepted(client, extra, check):
 
 
 def test_onelogin_default_template_round_trip(client):
-    """onelogin-entra.md §1.4: the whole observed OneLogin v2 template (non-RFC URNs, `"id": null`, meta,
-    emails object, "true" string, empty strings, untrimmed values) → 201, canonical, findable by filter;
-    then OneLogin's update PUT to `/Users/{id}?` (trailing `?`, §1.9.10) of the same template works."""
+    """The whole OneLogin v2 template as observed (OneLogin traffic, Keepnet's template: non-RFC URNs, `"id": null`,
+    meta, emails object, "true" string, empty strings, untrimmed values) → 201, canonical, findable by filter;
+    then OneLogin's update PUT to `/Users/{id}?` (trailing `?`, OneLogin traffic) of the same template works."""
     user_name = unique_user_name(stem="OneLogin")
     created = client.post("/Users", json=_onelogin_template(user_name))
     assert created.status_code == 201, created.text
@@ -190,8 +203,8 @@ def test_onelogin_default_template_round_trip(client):
 
 
 def test_okta_read_modify_write_put(client):
-    """okta.md §5.1 / §11.12: Okta PUTs back what it read (schemas, id, meta, groups, the enterprise block)
-    with its change; the readOnly parts are ignored, not rejected."""
+    """Okta SCIM 2.0 guide: Okta PUTs back what it read (schemas, id, meta, groups, the enterprise block)
+    with its change; the readOnly parts are ignored, not rejected (RFC 7644 §3.5.1)."""
     user = create_user(client, title="Before", groups=[], password=SECRET,
                        **{ENTERPRISE_USER: {"department": "Ops"}})
     read = _get(client, user)
@@ -245,8 +258,9 @@ ENTRA_PATCHES = [
 
 @pytest.mark.parametrize("operations,check", [c[1:] for c in ENTRA_PATCHES], ids=[c[0] for c in ENTRA_PATCHES])
 def test_idp_patches_are_accepted(client, operations, check):
-    """onelogin-entra.md E1 (capitalised ops), E2 ("True"/"False"), E4 (value paths created), E5 (URN paths),
-    E6 (dotted/URN keys), E9 (readOnly and empty fields ignored); okta.md §11.1 (path-less replace)."""
+    """Entra tutorial (capitalised ops, value paths, `roles: []`) and SCIM compatibility page ("True"/"False",
+    URN paths, dotted/URN keys); creating the element a value path names is inferred; Okta SCIM 2.0 guide
+    (path-less replace)."""
     user = create_user(client, title="Start", **{ENTERPRISE_USER: {"department": "Ops"}})
     if operations == "lowercase-schemas":
         body = {"schemas": ["URN:IETF:PARAMS:SCIM:API:MESSAGES:2.0:PATCHOP"],
@@ -265,7 +279,8 @@ def test_idp_patches_are_accepted(client, operations, check):
 
 
 def test_unknown_attributes_are_ignored_on_put(client):
-    """asana.md §3c: accept and silently ignore unknown attributes on PUT; do not echo them."""
+    """Accept and silently ignore unknown attributes on PUT; do not echo them (inferred from the attributes
+    Asana documents, https://developers.asana.com/docs/scim, and RFC 7644 §3.1)."""
     user = create_user(client)
     body = {**user_body(user["userName"]), "favouriteColour": "blue", "urn:example:ext:1.0": {"x": 1}}
     response = client.put(f"/Users/{user['id']}", json=body)

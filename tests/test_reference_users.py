@@ -1,6 +1,15 @@
 """CRUD of /Users on the reference server over real HTTP: create, read, replace, patch, delete,
 meta and ETags (RFC 7644 §3.3-§3.6, §3.14; RFC 7643 §3.1), plus library use of the server.
+
+IdP shapes, named so below:
+- Okta SCIM 2.0 guide: https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/
+- Entra tutorial (Microsoft Learn):
+  https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups
+- SCIM compatibility page (Microsoft Learn): in the comment below.
 """
+
+# SCIM compatibility page:
+# https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility
 
 from __future__ import annotations
 
@@ -222,9 +231,9 @@ def _lookup(user: dict, dotted: str):
 
 @pytest.mark.parametrize("operations,expected", [c[1:] for c in PATCH_CASES], ids=[c[0] for c in PATCH_CASES])
 def test_patch_operations(client, operations, expected):
-    """RFC 7644 §3.5.2 and the IdP shapes (okta.md §11.1 path-less; onelogin-entra.md E1 capitalised ops,
-    E4 value paths created if absent, E5 enterprise URN paths, E6 dotted/URN keys): applied in order,
-    200 with the full resource, everything not targeted left as it was."""
+    """RFC 7644 §3.5.2 and the IdP shapes (Okta SCIM 2.0 guide: path-less; Entra tutorial: capitalised ops,
+    value paths, created if absent (inferred); SCIM compatibility page: enterprise URN paths, dotted/URN keys):
+    applied in order, 200 with the full resource, everything not targeted left as it was."""
     user = create_user(client, title="Engineer", **{ENTERPRISE_USER: {"department": "Sales"}})
     response = client.patch(f"/Users/{user['id']}", json=patch_body(*operations))
     assert response.status_code == 200, response.text
@@ -251,7 +260,8 @@ def test_patch_enterprise_path_adds_the_extension_schema(client):
 
 
 def test_patch_value_filter_work_email_created_when_absent(client):
-    """onelogin-entra.md E4: `emails[type eq "work"].value` on a user without emails creates the work email."""
+    """Entra tutorial's value path (creating it is inferred): `emails[type eq "work"].value` on a user without
+    emails creates the work email."""
     user = create_user(client, emails=None)
     assert "emails" not in user
     address = user["userName"].lower()
@@ -284,7 +294,8 @@ def test_patch_is_atomic(client, failing, scim_type):
 
 def test_patch_removing_active_leaves_the_default(client):
     """RFC 7644 §3.4.2.2 («a defaulted attribute … the value that was returned»): `active` is never missing
-    (okta.md §11.8); removing it by PATCH leaves the default, true, as a PUT without it does."""
+    (https://github.com/grokability/snipe-it/issues/13855); removing it by PATCH leaves the default, true, as a
+    PUT without it does."""
     user = create_user(client, active=False)
     response = client.patch(f"/Users/{user['id']}", json=patch_body({"op": "remove", "path": "active"}))
     assert response.status_code == 200, response.text

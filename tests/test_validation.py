@@ -28,7 +28,8 @@ EVERY_IDP = [None, *IDPS]
 
 OUR_SCHEMAS = sorted(p.relative_to(SCHEMAS).as_posix() for d in ("scim", "idp") for p in (SCHEMAS / d).glob("*.json"))
 
-# okta.md §3.3: the 201 body Okta expects after its POST /Users.
+# The 201 body Okta expects after its POST /Users (Okta SCIM 2.0 guide):
+# https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/
 OKTA_USER = {
     "schemas": [CORE_USER],
     "id": "23a35c27-23d3-4c03-b4c5-6443c09e7173",
@@ -233,7 +234,7 @@ def test_rfc_list_response_envelope_is_valid():
 
 def test_rfc_list_response_example_is_an_attributes_projection_without_schemas():
     """RFC 7644 §3.4.2's example answers `?attributes=userName`, so its Users carry no `schemas`;
-    as full User representations (rfc-musts #12) they lack it, and nothing else."""
+    as full User representations (RFC 7643 §3) they lack it, and nothing else."""
     found = validate("user-list", RFC_LIST_RESPONSE)
     assert [(v.pointer, v.message, v.schema) for v in found] == [
         ("/Resources/0", "'schemas' is a required property", "scim/user.json"),
@@ -243,9 +244,10 @@ def test_rfc_list_response_example_is_an_attributes_projection_without_schemas()
 
 @pytest.mark.parametrize("idp", EVERY_IDP)
 @pytest.mark.parametrize("body", [
-    # onelogin-entra.md §1.2: OneLogin's connection probe answer.
+    # OneLogin's connection probe answer (https://developers.onelogin.com/scim/implement-scim-api).
     {"schemas": [LIST_RESPONSE], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []},
-    # onelogin-entra.md §2.2: Entra's Test Connection answer.
+    # Entra's Test Connection answer (Microsoft Learn's SCIM tutorial):
+    # https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups
     {"schemas": [LIST_RESPONSE], "totalResults": 0, "Resources": [], "startIndex": 1, "itemsPerPage": 20},
 ], ids=["onelogin-probe", "entra-test-connection"])
 def test_empty_list_responses_are_valid(body, idp):
@@ -253,7 +255,7 @@ def test_empty_list_responses_are_valid(body, idp):
 
 
 def test_count_zero_page_may_omit_resources():
-    """RFC 7644 §3.4.2.4: count=0 returns «no resource results … except for "totalResults"» (rfc-musts #82)."""
+    """RFC 7644 §3.4.2.4: count=0 returns «no resource results … except for "totalResults"»."""
     body = {"schemas": [LIST_RESPONSE], "totalResults": 12, "startIndex": 1, "itemsPerPage": 0}
     assert validate("user-list", body) == []
     assert "/Resources" not in pointers(validate("user-list", body, "okta"))  # Okta wants it, at the root
@@ -294,9 +296,11 @@ def test_resource_type_without_id_is_valid():
     assert validate("resource-type", body) == []
 
 
+# Entra's default deactivation below: Microsoft Learn's SCIM compatibility page,
+# https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility
 @pytest.mark.parametrize("operations", [
-    [{"op": "replace", "value": {"active": False}}],  # okta.md §12: Okta's deactivation
-    [{"op": "Replace", "path": "active", "value": "False"}],  # onelogin-entra.md §2.10 E1/E2: Entra's default
+    [{"op": "replace", "value": {"active": False}}],  # Okta's deactivation (Okta SCIM 2.0 guide)
+    [{"op": "Replace", "path": "active", "value": "False"}],  # Entra's default (SCIM compatibility page, above)
     [{"op": "Add", "path": 'emails[type eq "work"].value', "value": "a@example.com"},
      {"op": "remove", "path": 'members[value eq "2819c223"]'}],
     [{"op": "REMOVE", "path": "title"}],
@@ -330,7 +334,7 @@ def _bodies(client: httpx.Client, created: httpx.Response) -> list[tuple[str, st
     gets = [
         ("user-list", "/Users"),
         ("user-list", "/Users?startIndex=1&count=2"),
-        ("user-list", "/Users?startIndex=101&count=100"),  # past the end (okta.md §2.1)
+        ("user-list", "/Users?startIndex=101&count=100"),  # past the end (https://github.com/ory/polis/pull/4054)
         ("user-list", '/Users?filter=userName eq "nobody@example.com"'),
         ("user", f"/Users/{user_id}"),
         ("service-provider-config", "/ServiceProviderConfig"),

@@ -5,8 +5,21 @@ it, or rewrite the answer), or, when a bug lives below HTTP, a swap of one objec
 server state at build time (`adjust`): a policy rule, the store's `query`, or the store itself.
 The correct server's code never mentions them. Apart from the shuffling generator of
 `paging-unstable-order`, no fault keeps state of its own across requests.
-Sources for the bug classes: okta.md §11, onelogin-entra.md §1.9 and §2.10, asana.md §9, peers.md.
+Sources for the bug classes: Okta's SCIM 2.0 guide
+(https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/) and failures vendors reported
+(e.g. https://github.com/ory/polis/pull/4054, https://github.com/pond/scimitar/pull/29,
+https://github.com/grokability/snipe-it/issues/13855); OneLogin's call flow and traffic
+(https://developers.onelogin.com/scim/implement-scim-api, https://github.com/goauthentik/authentik/issues/11249);
+Entra's documented bodies (Microsoft Learn's SCIM tutorial,
+https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups, and its
+SCIM compatibility page, linked below); Asana's API (https://developers.asana.com/docs/scim,
+https://developers.asana.com/docs/errors); other SaaS SCIM APIs' rules, e.g. Vouch's domain check
+(https://github.com/vouch-sh/vouch/pull/826) and Slack's integer status (https://docs.slack.dev/reference/scim-api);
+and the deviations of third-party servers recorded in docs/third-party.md.
 """
+
+# Microsoft Learn's SCIM compatibility page:
+# https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility
 
 from __future__ import annotations
 

@@ -287,7 +287,9 @@ def _resolve(name: str) -> AttributePath | None:
     """RFC 7644 §3.10 attribute notation, URN-qualified or not.
 
     An unqualified name the core schema lacks is looked up in the enterprise extension, because
-    Entra sends `"path": "manager"` (onelogin-entra.md §2.4); the two schemas share no names.
+    Entra sends `"path": "manager"` (Microsoft's SCIM tutorial, legacy example 5:
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups);
+    the two schemas share no names.
     """
     found = resolve(name)
     if found is None and split_urn(name)[0] is None:

@@ -89,10 +89,13 @@ def _read_only(path: PatchPath) -> bool:
     return any(a is not None and a.mutability == "readOnly" for a in (path.attribute, path.sub))
 
 
+# Microsoft Learn, SCIM compatibility (Entra's aadOptscim062020 no-path replace with dotted and URN keys):
+# https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility
 def _write_object(user: dict, value: dict, op: str, schema: str | None = None) -> None:
     """add/replace without a path: «the target location is assumed to be the resource itself» (§3.5.2.1, §3.5.2.3).
 
-    Keys may be dotted or URN-qualified (Entra, onelogin-entra.md E6) or a schema URN holding an
+    Keys may be dotted or URN-qualified (Entra, see the page above; the SCIM Validator,
+    https://docs.microsoft.com/en-us/answers/questions/1665068/) or a schema URN holding an
     object of its attributes. Unknown and readOnly keys are ignored: IdPs send id, meta, schemas.
     """
     for key, item in value.items():
@@ -193,7 +196,9 @@ def _records(container: dict, path: PatchPath) -> list[dict]:
     A complex single-valued attribute is its own record. For a multi-valued one: the elements the
     filter matches (all of them without a filter). When none matches, one element is created
     from the filter's `eq` terms, e.g. {"type": "work"} for `emails[type eq "work"].value`, as
-    Entra expects (onelogin-entra.md E4); a filter with no such terms gives 400 noTarget
+    Entra expects (inferred from the value paths in Microsoft's SCIM tutorial,
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups);
+    a filter with no such terms gives 400 noTarget
     («no record match was made», RFC 7644 §3.5.2.3).
     """
     attr, flt = path.attribute, path.value_filter

@@ -1,4 +1,10 @@
-"""Tenant policy: the email-domain rule and the reactivation rule (asana.md §6, §7).
+"""Tenant policy: the email-domain rule and the reactivation rule.
+
+Asana's SCIM docs say userName «must be an email address» and guests are not returned
+(https://developers.asana.com/docs/scim); Asana's help says reactivating users is not supported
+(https://help.asana.com/hc/en-us/articles/14150520592283-Provisioning-and-deprovisioning-users-with-SCIM).
+Refusing a foreign email domain is inferred from these and the Guests FAQ
+(https://help.asana.com/hc/en-us/articles/14070393544859-Guests-FAQ).
 
 Kept as one object the app consults for every write, so a fault can swap a rule from outside.
 """

@@ -1,10 +1,19 @@
 """Turning what IdPs send into the server's canonical resource form.
 
-IdPs are sloppy in well-known ways (okta.md §11, onelogin-entra.md §1.9 and §2.10): `active`
-as "True"/"false" strings, `emails` as one object, manager as a bare id, empty strings for
-unmapped fields, non-RFC schema URNs, `id`/`meta`/`roles: []` in write bodies. The server
-accepts all of these, stores canonical values, and ignores what it does not know.
+IdPs are sloppy in well-known ways: `active` as "True"/"false" strings, `emails` as one object,
+manager as a bare id, empty strings for unmapped fields, non-RFC schema URNs, `id`/`meta`/`roles: []`
+in write bodies. The server accepts all of these, stores canonical values, and ignores what it does
+not know. Sources: OneLogin's templates (https://developers.onelogin.com/scim/define-user-schema) and
+traffic (https://github.com/goauthentik/authentik/issues/11249); Entra's bodies (Microsoft Learn's SCIM
+tutorial, https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups,
+and Microsoft Learn's SCIM compatibility page, linked below); Okta's read-modify-write PUT
+(https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/). The bare manager id is what the SCIM
+Validator sends (observed in third-party runs, GitHub pranems/SCIMServer); the "true" string and the empty
+strings from OneLogin templates are inferred.
 """
+
+# Microsoft Learn's SCIM compatibility page:
+# https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility
 
 from __future__ import annotations
 
