@@ -31,6 +31,25 @@ def _is_users_endpoint(client, endpoint: object) -> bool:
     return text.lstrip("/") == "Users" or client.resolve(text) == client.base_url + "/Users"
 
 
+def _advertised(client, feature: str):
+    """(the ServiceProviderConfig answer, its `feature`.supported boolean); skips when it has none."""
+    spc = client.raw("GET", "/ServiceProviderConfig", label="RFC GET /ServiceProviderConfig")
+    advertised = dig(spc.json, feature, "supported")
+    if spc.status != 200 or not isinstance(advertised, bool):
+        pytest.skip(f"precondition failed: no {feature}.supported boolean in /ServiceProviderConfig "
+                    "(judged by discovery.service-provider-config)")
+    return spc, advertised
+
+
+def _judge_advertised(verdict, requirement: str, feature: str, advertised: bool, seen: bool, how: str, exchange) -> None:
+    """`feature`.supported says what the server was seen to do (`how`)."""
+    verdict.check(requirement, seen == advertised,
+                  f"{feature}.supported says what the server does" if seen == advertised else
+                  f"{feature}.supported is false, yet {how}" if seen else f"{feature}.supported is true, yet {how}",
+                  expected=f"{feature}.supported {str(seen).lower()} ({how})",
+                  actual=f"{feature}.supported {str(advertised).lower()}", exchange=exchange)
+
+
 def _get(client, verdict, requirement: str, path: str):
     answer = client.raw("GET", path, label=f"RFC GET {path}")
     verdict.require(requirement, answer.status == 200, f"GET {path} answers 200", expected=200,
@@ -89,21 +108,13 @@ def test_patch_support_advertised(client, verdict, users):
     Verifies: the PATCH succeeds exactly when the ServiceProviderConfig advertises patch support
     (RFC 7643 §5, RFC 7644 §3.5.2).
     """
-    spc = client.raw("GET", "/ServiceProviderConfig", label="RFC GET /ServiceProviderConfig")
-    advertised = dig(spc.json, "patch", "supported")
-    if spc.status != 200 or not isinstance(advertised, bool):
-        pytest.skip("precondition failed: no patch.supported boolean in /ServiceProviderConfig "
-                    "(judged by discovery.service-provider-config)")
+    spc, advertised = _advertised(client, "patch")
     new, user_id, _ = rfc_user(client, users)
     patched = client.raw("PATCH", f"/Users/{user_id}", label="RFC PATCH displayName", body={
         "schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": new.givenName}]})
     works = patched.status in (200, 204)
-    verdict.check("discovery.patch-advertised", works == advertised,
-                  "patch.supported says what PATCH does" if works == advertised else
-                  "PATCH works but patch.supported is false" if works else
-                  "patch.supported is true but PATCH fails",
-                  expected=f"patch.supported {str(works).lower()} (PATCH answered {patched.status or patched.error})",
-                  actual=f"patch.supported {str(advertised).lower()}", exchange=spc if works else patched)
+    _judge_advertised(verdict, "discovery.patch-advertised", "patch", advertised, works,
+                      f"PATCH answered {patched.status or patched.error}", spc if works else patched)
 
 
 @pytest.mark.requirement("discovery.etag-advertised")
@@ -115,22 +126,14 @@ def test_etag_support_advertised(client, verdict, users):
     support (RFC 7643 §5, https://www.rfc-editor.org/rfc/rfc7643#section-5; RFC 7644 §3.14,
     https://www.rfc-editor.org/rfc/rfc7644#section-3.14).
     """
-    spc = client.raw("GET", "/ServiceProviderConfig", label="RFC GET /ServiceProviderConfig")
-    advertised = dig(spc.json, "etag", "supported")
-    if spc.status != 200 or not isinstance(advertised, bool):
-        pytest.skip("precondition failed: no etag.supported boolean in /ServiceProviderConfig "
-                    "(judged by discovery.service-provider-config)")
+    spc, advertised = _advertised(client, "etag")
     _, user_id, _ = rfc_user(client, users)
     read = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
     if read.status != 200:
         pytest.skip(f"precondition failed: GET /Users/{user_id} answered {read.status or read.error}")
     sent = read.header("etag") is not None
-    verdict.check("discovery.etag-advertised", sent == advertised,
-                  "etag.supported says whether GET carries an ETag" if sent == advertised else
-                  "GET carries an ETag but etag.supported is false" if sent else
-                  "etag.supported is true but GET carries no ETag header",
-                  expected=f"etag.supported {str(sent).lower()} (ETag header {'present' if sent else 'absent'})",
-                  actual=f"etag.supported {str(advertised).lower()}", exchange=read if advertised else spc)
+    _judge_advertised(verdict, "discovery.etag-advertised", "etag", advertised, sent,
+                      f"GET {'carries an' if sent else 'carries no'} ETag header", read if advertised else spc)
 
 
 @pytest.mark.parametrize("endpoint", ["/ResourceTypes", "/Schemas"])

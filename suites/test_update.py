@@ -28,6 +28,9 @@ from scimcert.suites import (
 )
 
 TITLE = "Senior Solutions Engineer"
+# Display values a server may derive from the name; a read-modify-write PUT (Okta AIW) sends them as they were read
+# before the name changed, so what comes back is not compared with them.
+DERIVED = ("name.formatted", "displayName")
 SHAPES = {"put": "update.put-replace", "patch-pathless": "update.patch-replace",
           "patch-operations": "update.patch-operations"}
 
@@ -102,8 +105,8 @@ def test_profile_update(idp, client, verdict, users, variant):
         kept = [c for c in changed(replaced, read.json, whole=True) if "is still there" in c]
         verdict.check(requirement, not kept, "each multi-valued attribute the update replaces holds only the "
                       "values sent", expected="only the values sent", actual=kept or "(as sent)", exchange=read)
-    judge_round_trip(verdict, "update.round-trip", {**added, **replaced}, read,  # name.formatted: Okta's read-
-                     skip={"name.givenName", "name.familyName", "title", "name.formatted"})  # modify-write sends it stale
+    judge_round_trip(verdict, "update.round-trip", {**added, **replaced}, read,
+                     skip={"name.givenName", "name.familyName", "title", *DERIVED})
 
 
 @pytest.mark.requirement("update.empty-values", "update.put-clears-omitted")
