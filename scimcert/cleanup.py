@@ -17,7 +17,7 @@ from urllib.parse import quote
 from .client import Exchange, ScimClient
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ATTEMPTS, PAUSE = 3, 0.5  # a DELETE met by a 5xx or a dropped connection is tried again
+ATTEMPTS, PAUSE = 5, 0.3  # a DELETE met by a 5xx or a dropped connection is tried again
 DEACTIVATE = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
 
 
@@ -100,9 +100,19 @@ class Tracker:
             self._forget(exchange.url)
 
     def _look_up(self, client: ScimClient, user_name: str) -> None:
-        """Track the user named `user_name` if the target has it (filter userName eq)."""
+        """Track the user named `user_name` if the target has it (filter userName eq, tried again after a 5xx;
+        a target that gives no answer is not asked again). When no lookup answers, the user's fate is unknown: it is reported as a possible leftover."""
         expression = quote(f'userName eq "{user_name}"', safe="")
-        answer = client.raw("GET", "/Users", query=f"filter={expression}", label="cleanup (unanswered create)")
+        for attempt in range(ATTEMPTS):
+            answer = client.raw("GET", "/Users", query=f"filter={expression}", label="cleanup (unanswered create)")
+            if answer.status is None or answer.status < 500 or attempt + 1 == ATTEMPTS:
+                break  # an answer, or none at all (a target that does not answer is not asked again)
+            time.sleep(PAUSE)
+        if answer.status is None or answer.status >= 500:
+            with self._lock:
+                self.leftovers.append({"id": None, "userName": user_name, "state": "possibly created: the create got "
+                                       f"no answer and the lookup answered {answer.status or answer.error}"})
+            return
         found = answer.json.get("Resources") if isinstance(answer.json, dict) else None
         for user in [u for u in found if isinstance(u, dict)] if isinstance(found, list) else []:
             name, user_id = user.get("userName"), user.get("id")

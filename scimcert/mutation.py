@@ -84,10 +84,10 @@ class Outcome:
 
     def caught(self, requirement: str) -> list[str]:
         """The columns exposing `requirement` in which it failed (or warned, for a SHOULD requirement)."""
-        wanted = ("failed",) if catalogue()[requirement].level == "MUST" else SHOWN
         scope = FAULTS[self.fault].exposed_in(requirement)
         return sorted({column for r, column, outcome in self.shown()
-                       if r == requirement and outcome in wanted and (not scope or column in scope)})
+                       if r == requirement and (not scope or column in scope)
+                       and outcome in (("failed",) if catalogue()[requirement].level_in(column) == "MUST" else SHOWN)})
 
     @property
     def detected(self) -> bool:

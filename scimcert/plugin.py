@@ -161,7 +161,8 @@ def target(request: pytest.FixtureRequest):
 def verdict(request: pytest.FixtureRequest) -> Verdict:
     """The findings of this check, for the requirements it declares."""
     run = _run(request)
-    found = Verdict.for_ids(_declared(request.node), strict=run.strict, run_prefix=user_name_prefix(run_tag(run.seed)))
+    found = Verdict.for_ids(_declared(request.node), strict=run.strict, run_prefix=user_name_prefix(run_tag(run.seed)),
+                            column=_idp_of(request.node) or "rfc")
     request.node.stash[VERDICT] = found
     return found
 

@@ -223,7 +223,8 @@ def document(run, exit_status: int) -> dict:
         "defects": found,
         "matrix": {cap: {column: dict(counts) for column, counts in row.items()} for cap, row in matrix(run).items()},
         "requirements": {r.id: {"level": r.level, "capability": r.capability, "source": r.source,
-                                "statement": r.statement} for r in catalogue().values()},
+                                "statement": r.statement, **({"columns": r.columns} if r.columns else {})}
+                         for r in catalogue().values()},
         "checks": [record.to_json() for record in run.records],
         "cleanup": {"leftovers": run.leftovers()},
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from .paths import FIXTURES
@@ -21,11 +21,19 @@ class Requirement:
     capability: str
     source: str
     statement: str
+    columns: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def rank(self) -> int:
         """0 for MUST, 1 for SHOULD, 2 for MAY: lower is stricter."""
         return LEVELS.index(self.level)
+
+    def level_in(self, column: str) -> str:
+        """The level in a report column (an IdP, or "rfc"): the column's own where its source sets one."""
+        return self.columns.get(column, {}).get("level", self.level)
+
+    def source_in(self, column: str) -> str:
+        return self.columns.get(column, {}).get("source", self.source)
 
 
 class CatalogueError(ValueError):

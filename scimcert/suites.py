@@ -129,13 +129,15 @@ def given_user(client, idp, users, *, domain: str | None = None, variant: str = 
     return new, user_id
 
 
-def rfc_user(client, users, **extra: Any):
+def rfc_user(client, users, *, omit: tuple[str, ...] = (), **extra: Any):
     """A user created by an RFC POST /Users (no IdP's template), for the RFC probes: (NewUser, its id, the
-    body sent). A precondition like given_user: skips when the target cannot create it."""
+    body sent; `extra` added, `omit` left out). A precondition like given_user: skips when the target cannot
+    create it."""
     new = users.new()
     body = {"schemas": [CORE_USER], "userName": new.userName, "displayName": new.displayName, "active": True,
             "name": {"givenName": new.givenName, "familyName": new.familyName},
             "emails": [{"value": new.email, "type": "work", "primary": True}], **extra}
+    body = {key: value for key, value in body.items() if key not in omit}
     created = client.raw("POST", "/Users", label="RFC POST /Users", body=body)
     if created.status != 201 or created.created_id is None:
         pytest.skip(f"precondition failed: POST /Users answered {created.status or created.error} "

@@ -153,9 +153,9 @@ def _message(error: ValidationError) -> str:
 
 def _reworded(error: ValidationError) -> str:
     keyword, value, schema = error.validator, error.validator_value, error.schema
-    if keyword == "not" and value == {}:  # "password": {"not": {}}: the member must be absent
+    if keyword == "not" and value == {"not": {"type": "null"}}:  # "password": no value (absent or null, RFC 7643 §2.5)
         name = error.absolute_path[-1] if error.absolute_path else "value"
-        return f"{name!r} must not be present"
+        return f"{name!r} must have no value (absent, or null)"
     if keyword == "type" and isinstance(value, list) and "null" in value:
         # Optional attributes accept null (RFC 7643 §2.5: null = unassigned); name the real type only.
         types = [t for t in value if t != "null"]

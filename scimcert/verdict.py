@@ -73,10 +73,11 @@ class Verdict:
     exchanges: list[Exchange] = field(default_factory=list, repr=False)
     error: str = ""  # the exception that crashed the check: a fault of scimcert, not of the target
     run_prefix: str = ""  # how the userNames this run creates start (scimcert.data.user_name_prefix)
+    column: str = "rfc"  # the report column: the check's IdP profile, or "rfc"
 
     @classmethod
-    def for_ids(cls, ids: list[str], strict: bool = False, run_prefix: str = "") -> Verdict:
-        return cls(lookup(ids), strict, run_prefix=run_prefix)
+    def for_ids(cls, ids: list[str], strict: bool = False, run_prefix: str = "", column: str = "rfc") -> Verdict:
+        return cls(lookup(ids), strict, run_prefix=run_prefix, column=column)
 
     @property
     def ids(self) -> list[str]:
@@ -190,7 +191,7 @@ class Verdict:
     def outcome_of(self, requirement: Requirement) -> str:
         mine = [f for f in self.findings if f.requirement == requirement.id]
         if any(not f.ok for f in mine):
-            strict = (requirement.level == "MUST" and not self.inferred_only(requirement)) or self.strict
+            strict = (requirement.level_in(self.column) == "MUST" and not self.inferred_only(requirement)) or self.strict
             return "failed" if strict else "warning"
         if mine:
             return "passed"
@@ -208,7 +209,11 @@ class Verdict:
         return sorted({f.exchange.label for f in failing})
 
     def reason_of(self, requirement: Requirement) -> str:
-        shapes = self.inferred_only(requirement) if requirement.level == "MUST" and not self.strict else []
+        level = requirement.level_in(self.column)
+        shapes = self.inferred_only(requirement) if level == "MUST" and not self.strict else []
+        if level != requirement.level and not self.strict and any(not f.ok for f in self.findings
+                                                                   if f.requirement == requirement.id):
+            return f"graded {level} in the {self.column} column: {requirement.source_in(self.column)}"
         if shapes:
             return (f"graded SHOULD: it failed only on request shapes the reference infers ({', '.join(shapes)}); "
                     "a tenant that declares the shape (--variant) makes it a MUST")
@@ -225,7 +230,7 @@ class Verdict:
 
     def results(self) -> list[Result]:
         """One result per declared requirement."""
-        return [Result(requirement=r.id, level=r.level, capability=r.capability, outcome=self.outcome_of(r),
+        return [Result(requirement=r.id, level=r.level_in(self.column), capability=r.capability, outcome=self.outcome_of(r),
                        reason=self.reason_of(r), automatic=r.id in HARNESS_JUDGED,
                        findings=tuple(f.record() for f in self.findings if f.requirement == r.id))
                 for r in self.declared]
@@ -245,7 +250,7 @@ class Verdict:
         blocks = []
         for finding in findings:
             requirement = self.requirement(finding.requirement)
-            lines = [f"[{requirement.id}] {requirement.level}: {requirement.statement}",
+            lines = [f"[{requirement.id}] {requirement.level_in(self.column)}: {requirement.statement}",
                      f"  {finding.message}"]
             if finding.expected is not None or finding.actual is not None:
                 lines += [f"  expected: {finding.expected}", f"  actual:   {finding.actual}"]
@@ -253,7 +258,7 @@ class Verdict:
                 lines += [f"  request:  {finding.exchange.summary()}",
                           f"  response: {finding.exchange.excerpt(300)}",
                           f"  reproduce: {finding.exchange.curl()}"]
-            if self.reason_of(requirement).startswith("graded SHOULD"):
+            if self.reason_of(requirement).startswith("graded "):
                 lines.append(f"  {self.reason_of(requirement)}")
             lines.append(f"  source: {requirement.source}")
             blocks.append("\n".join(lines))

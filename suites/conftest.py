@@ -4,6 +4,8 @@ Checks parametrized over the variants any profile has (scimcert.suites.variant_p
 only the variants that IdP has: an (IdP, variant) pair that does not exist is deselected rather than
 reported as a skip. An IdP that lacks the step altogether keeps one item, the 'default' one, which skips
 with the profile's reason (its `lacks`).
+
+The `discovered` fixture holds what checks read once per run and share (the /ResourceTypes answer).
 """
 
 from __future__ import annotations
@@ -30,3 +32,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if _exists(item)]
+
+
+@pytest.fixture(scope="session")
+def discovered() -> dict:
+    """What checks read once per run (per xdist worker) and share, filled by the first check that needs it:
+    e.g. "ResourceTypes", the GET /ResourceTypes answer (test_create.py's _user_resource_type)."""
+    return {}

@@ -4,6 +4,8 @@ is filter.username-eq plus the update checks.)"""
 
 from __future__ import annotations
 
+import json
+import unicodedata
 import uuid
 from urllib.parse import urljoin
 
@@ -27,10 +29,12 @@ from scimcert.suites import (
 
 
 def _password_keys(body: object) -> list[str]:
-    """The keys of a user body that name the password attribute (attribute names are case-insensitive)."""
+    """The keys of a user body that give the password attribute a value (attribute names are case-insensitive;
+    null is unassigned, RFC 7643 §2.5)."""
     if not isinstance(body, dict):
         return []
-    return [k for k in body if isinstance(k, str) and k.lower().rsplit(":", 1)[-1] == "password"]
+    return [k for k, v in body.items() if isinstance(k, str) and k.lower().rsplit(":", 1)[-1] == "password"
+            and v is not None]
 
 
 def _sent(body: object) -> dict[tuple[str, ...], object]:
@@ -40,18 +44,66 @@ def _sent(body: object) -> dict[tuple[str, ...], object]:
     return {path: dig(body, *path) for path in paths if dig(body, *path) is not None}
 
 
+def _is_users_endpoint(client, endpoint: object) -> bool:
+    """A resource type's endpoint naming /Users, relative or absolute (as test_discovery.py reads it)."""
+    text = str(endpoint or "").rstrip("/")
+    return text.lstrip("/") == "Users" or client.resolve(text) == client.base_url + "/Users"
+
+
+def _user_resource_type(client, discovered: dict):
+    """(the schema URIs GET /ResourceTypes declares for the User resource type: its schema and schemaExtensions,
+    or None when it lists no resource type at the Users endpoint; the answer). Read once per run: a 200 answer
+    is kept in the session's `discovered`."""
+    answer = discovered.get("ResourceTypes")
+    if answer is None:
+        answer = client.raw("GET", "/ResourceTypes", label="RFC GET /ResourceTypes")
+        if answer.status == 200:
+            discovered["ResourceTypes"] = answer
+    for resource_type in resources(answer):
+        if _is_users_endpoint(client, resource_type.get("endpoint")):
+            extensions = resource_type.get("schemaExtensions")
+            named = [resource_type.get("schema"),
+                     *(dig(e, "schema") for e in (extensions if isinstance(extensions, list) else []))]
+            return [urn for urn in named if isinstance(urn, str)], answer
+    return None, answer
+
+
+def _judge_schemas_declared(verdict, client, discovered: dict, read) -> None:
+    """schema.schemas-declared: every URI in the user's schemas is declared for the User resource type (compared
+    without case). Not judged where /ResourceTypes lists no User resource type (discovery.resource-types judges
+    that) or the user has no schemas list (schema.user judges that)."""
+    declared, types = _user_resource_type(client, discovered)
+    listed = dig(read.json, "schemas")
+    if declared is None:
+        verdict.skip("schema.schemas-declared", f"GET /ResourceTypes ({types.status or types.error}) lists no User "
+                     "resource type to compare with (judged by discovery.resource-types)")
+    elif not isinstance(listed, list):
+        verdict.skip("schema.schemas-declared", "the user has no schemas list (judged by schema.user)")
+    else:
+        known = {urn.lower() for urn in declared}
+        undeclared = [urn for urn in listed if not isinstance(urn, str) or urn.lower() not in known]
+        verdict.check("schema.schemas-declared", not undeclared,
+                      "every URI in the user's schemas is the User resource type's schema or one of its "
+                      "schemaExtensions (GET /ResourceTypes)", expected=f"only {declared}",
+                      actual=f"undeclared: {undeclared}" if undeclared else listed, exchange=read)
+
+
 @pytest.mark.requirement("create.created-201", "create.echo-values", "create.location", "create.get-same",
-                         "create.round-trip", "create.password-never-returned")
-def test_create_user(idp, client, verdict, users):
+                         "create.round-trip", "create.password-never-returned", "schema.schemas-declared")
+def test_create_user(idp, client, verdict, users, discovered):
     """Sends the IdP's assignment of a new user: its lookups (Okta, OneLogin: filter on userName; Entra:
     on userName and externalId), then its POST /Users (Okta: password placeholder, groups, externalId;
     OneLogin: its v2 Enterprise template; Entra: roles [], meta, externalId), then reads the user back by
-    id and by filter.
+    id and by filter, and reads GET /ResourceTypes (once per run).
 
     Verifies: 201 with a string id, userName and name echoed with their case, a Location naming the
     resource meta.location names (either may be relative), GET /Users/{id} returning the created values
     (userName, name, externalId, active: create.get-same; every other attribute sent, at SHOULD level since
-    RFC 7644 §3.3 lets a server ignore what it does not support: create.round-trip), and no password in any answer
+    RFC 7644 §3.3 lets a server ignore what it does not support: create.round-trip), schemas holding only the
+    User resource type's schema and schemaExtensions as /ResourceTypes declares them (RFC 7643 §3,
+    https://www.rfc-editor.org/rfc/rfc7643#section-3: «The "schemas" attribute for a resource MUST only contain
+    values defined as "schema" and "schemaExtensions" for the resource's defined "resourceType"»; not judged
+    where /ResourceTypes declares no User resource type), and no password in any answer
     (RFC 7644 §3.3, RFC 7643 §4.1.1; Okta SCIM 2.0 SPEC test steps 11 and 13,
     https://developer.okta.com/standards/SCIM/SCIMFiles/Okta-SCIM-20-SPEC-Test.json; OneLogin, https://developers.onelogin.com/scim/implement-scim-api;
     Entra, https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
@@ -92,6 +144,7 @@ def test_create_user(idp, client, verdict, users):
 
     if read.status == 200:
         judge_round_trip(verdict, "create.round-trip", request.body, read, skip={".".join(path) for path in sent})
+        _judge_schemas_declared(verdict, client, discovered, read)
 
     found = client.send(idp.request("findUser", userName=new.userName))
     listed = [r for r in resources(found) if r.get("id") == user_id]
@@ -358,6 +411,134 @@ def test_created_user_has_its_meta(client, verdict, users):
         verdict.check("schema.meta", urljoin(read.url, content_location) == client.resolve(location),
                       "the Content-Location header is meta.location", expected=location, actual=content_location,
                       exchange=read)
+
+
+def _rfc_body(new, **extra) -> dict:
+    """The body of an RFC POST /Users for `new` (as rfc_user sends it), with `extra` merged in."""
+    return {"schemas": [CORE_USER], "userName": new.userName, "displayName": new.displayName, "active": True,
+            "name": {"givenName": new.givenName, "familyName": new.familyName},
+            "emails": [{"value": new.email, "type": "work", "primary": True}], **extra}
+
+
+# RFC 7643 §2.5: how a client says "unassigned" on create (Entra's legacy body sends such nulls).
+UNASSIGNED = {"nickName": None, "title": None, "phoneNumbers": [], "addresses": None}
+
+
+@pytest.mark.requirement("create.null-unassigned")
+def test_create_with_nulls_leaves_them_unassigned(client, verdict, users):
+    """Sends an RFC POST /Users whose body also carries nickName null, title null, phoneNumbers [] and addresses
+    null, then reads the user back by id (RFC probe).
+
+    Verifies: 201, since null and [] only say "unassigned", and GET shows nickName and title absent or null and
+    phoneNumbers and addresses absent, null or [] (never "" or an element) (RFC 7643 §2.5,
+    https://www.rfc-editor.org/rfc/rfc7643#section-2.5: «Unassigned attributes, the null value, or an empty
+    array (in the case of a multi-valued attribute) SHALL be considered to be equivalent in "state".»). When the
+    create is refused, the same body without them is sent: a target that refuses that too has no defect to show
+    here (judged by create.created-201).
+    """
+    new = users.new()
+    answer = client.raw("POST", "/Users", body=_rfc_body(new, **UNASSIGNED), label="RFC POST /Users (nulls and [])")
+    if answer.status != 201 or answer.created_id is None:
+        plain = client.raw("POST", "/Users", body=_rfc_body(new), label="RFC POST /Users (the same user without them)")
+        if plain.status != 201:
+            pytest.skip(f"precondition failed: POST /Users answered {plain.status or plain.error} also without the "
+                        "nulls (judged by create.created-201)")
+        verdict.check("create.null-unassigned", False, "the create carrying nulls and [] succeeds as it does without "
+                      "them", expected=201, actual=f"{answer.status or answer.error}: {answer.excerpt(200)}",
+                      exchange=answer)
+        return
+    read = client.raw("GET", f"/Users/{answer.created_id}", label="RFC GET /Users/{id}")
+    if read.status != 200 or not isinstance(read.json, dict):
+        pytest.skip(f"precondition failed: GET /Users/{answer.created_id} answered {read.status or read.error} "
+                    "(judged by create.get-same)")
+    verdict.check("create.null-unassigned", True, "the create carrying nulls and [] succeeds", exchange=answer)
+    for name, sent in UNASSIGNED.items():
+        held = dig(read.json, name)
+        verdict.check("create.null-unassigned", held is None or (isinstance(sent, list) and held == []),
+                      f"{name} sent as {json.dumps(sent)} reads back unassigned", expected="absent or null" +
+                      (" or []" if isinstance(sent, list) else ""), actual=repr(held), exchange=read)
+
+
+@pytest.mark.requirement("create.no-invented-external-id")
+def test_no_external_id_is_invented(client, verdict, users):
+    """Creates a user without an externalId (RFC POST /Users) and reads it back by id (RFC probe).
+
+    Verifies: the user has no externalId, absent or null (RFC 7643 §3.1,
+    https://www.rfc-editor.org/rfc/rfc7643#section-3.1: externalId «is always issued by the provisioning client
+    and MUST NOT be specified by the service provider»).
+    """
+    _, user_id, _ = rfc_user(client, users)
+    read = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
+    if read.status != 200 or not isinstance(read.json, dict):
+        pytest.skip(f"precondition failed: GET /Users/{user_id} answered {read.status or read.error} "
+                    "(judged by create.get-same)")
+    invented = {key: value for key, value in read.json.items()
+                if isinstance(key, str) and key.lower() == "externalid" and value is not None}
+    verdict.check("create.no-invented-external-id", not invented, "the user created without an externalId has none",
+                  expected="no externalId", actual=invented or "(none)", exchange=read)
+
+
+def _fullwidth(user_name: str) -> str:
+    """`user_name` with the first a-z letter of its local part in its fullwidth form (U+FF41 for a, ...)."""
+    local, at, domain = user_name.rpartition("@")
+    for i, char in enumerate(local):
+        if "a" <= char <= "z":
+            return f"{local[:i]}{chr(0xFF41 + ord(char) - ord('a'))}{local[i + 1:]}{at}{domain}"
+    return user_name
+
+
+def _refused_by_enforcement(answer) -> bool:
+    """400 invalidValue: the target's PRECIS enforcement (or its own rule) disallows the userName, as it may."""
+    return answer.status == 400 and dig(answer.json, "scimType") == "invalidValue"
+
+
+@pytest.mark.requirement("create.username-precis")
+def test_username_uniqueness_compares_as_precis(client, verdict, users):
+    """Creates a user (RFC POST /Users) and sends its create again (the exact duplicate: a precondition, 409), then
+    creates another user whose userName differs from the first one's only by one letter in its fullwidth form
+    (U+FF41…); creates a user whose userName holds "é" (NFC) and then one whose userName is that name in NFD
+    ("e" and U+0301) (RFC probes; each with a name and an email of its own).
+
+    Verifies: the fullwidth and the NFD userNames are refused as conflicts, 409, and create nobody (RFC 7644 §5,
+    https://www.rfc-editor.org/rfc/rfc7644#section-5: «Before comparing or evaluating the uniqueness of a
+    "userName" or "password" attribute, service providers MUST use the preparation, enforcement, and comparison
+    of internationalized strings (PRECIS) preparation and comparison rules described in Sections 3 and 4,
+    respectively, of [RFC7613]»; RFC 7613 §3.2, https://www.rfc-editor.org/rfc/rfc7613#section-3.2, the
+    UsernameCaseMapped profile: fullwidth characters mapped to their decompositions, NFC). A userName refused
+    with 400 invalidValue is allowed (enforcement may disallow it): that comparison is not judged. A target that
+    does not refuse the exact duplicate is judged by create.duplicate-409, not here.
+    """
+    new, _, body = rfc_user(client, users)
+    again = client.raw("POST", "/Users", body=body, label="RFC POST /Users (the same userName again)")
+    if again.status != 409:
+        pytest.skip(f"precondition failed: a second create of {new.userName!r} answered {again.status or again.error}"
+                    ", not 409 (judged by create.duplicate-409)")
+    accented = users.new()
+    local, _, domain = accented.userName.rpartition("@")
+    nfc = unicodedata.normalize("NFC", f"{local}.Andr\u00e9@{domain}")
+    first = client.raw("POST", "/Users", body=_rfc_body(accented, userName=nfc), label="RFC POST /Users (é in NFC)")
+    pairs = [("the width of one letter", new.userName, _fullwidth(new.userName))]
+    unjudged, judged = [], 0
+    if first.status == 201:
+        pairs.append(("Unicode normalization (NFD)", nfc, unicodedata.normalize("NFD", nfc)))
+    else:
+        unjudged.append(f"the create of {ascii(nfc)} answered {first.status or first.error}"
+                        + (" (invalidValue: allowed)" if _refused_by_enforcement(first) else ""))
+    for difference, existing, variant in pairs:
+        answer = client.raw("POST", "/Users", body=_rfc_body(users.new(), userName=variant),
+                            label=f"RFC POST /Users (a userName differing by {difference})")
+        if _refused_by_enforcement(answer):
+            unjudged.append(f"{ascii(variant)} is refused with 400 invalidValue (allowed)")
+            continue
+        actual = f"{answer.status or answer.error}: {answer.excerpt(200)}"
+        if answer.created_id is not None:
+            actual = f"{answer.status}: created a second user (id {answer.created_id}) beside {ascii(existing)}"
+        verdict.check("create.username-precis", answer.status == 409 and answer.created_id is None,
+                      f"a create of {ascii(variant)}, which differs from the existing {ascii(existing)} only by "
+                      f"{difference}, is refused as a conflict", expected=409, actual=actual, exchange=answer)
+        judged += 1
+    if not judged:
+        pytest.skip("nothing to judge: " + "; ".join(unjudged))
 
 
 @pytest.mark.requirement("create.unknown-id-404")

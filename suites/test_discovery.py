@@ -89,15 +89,30 @@ def test_resource_types(client, verdict):
 
 @pytest.mark.requirement("discovery.schemas")
 def test_schemas(client, verdict):
-    """Sends GET /Schemas.
+    """Sends GET /Schemas, then GET /ResourceTypes.
 
-    Verifies: 200 with a ListResponse of schemas holding the core User schema (RFC 7644 §4, RFC 7643 §7).
+    Verifies: 200 with a ListResponse of schemas holding the core User schema (RFC 7644 §4, RFC 7643 §7), and
+    every schema the User resource type names (its schema and schemaExtensions) among them (RFC 7644 §4,
+    https://www.rfc-editor.org/rfc/rfc7644#section-4: «An HTTP GET to the endpoint "/Schemas" SHALL return all
+    supported schemas in ListResponse format»; RFC 7643 §6, https://www.rfc-editor.org/rfc/rfc7643#section-6:
+    a resource type's schema «MUST be equal to the "id" attribute of the associated "Schema" resource»).
+    A target without a User resource type in /ResourceTypes is judged by discovery.resource-types alone.
     """
     answer = _get(client, verdict, "discovery.schemas", "/Schemas")
     _judge_schema(verdict, "discovery.schemas", "schema-list", answer)
-    verdict.check("discovery.schemas", any(r.get("id") == CORE_USER for r in resources(answer)),
-                  "the list holds the core User schema", expected=CORE_USER,
-                  actual=[r.get("id") for r in resources(answer)] or answer.excerpt(200), exchange=answer)
+    listed = [r.get("id") for r in resources(answer)]
+    verdict.check("discovery.schemas", CORE_USER in listed, "the list holds the core User schema", expected=CORE_USER,
+                  actual=listed or answer.excerpt(200), exchange=answer)
+    types = client.raw("GET", "/ResourceTypes", label="RFC GET /ResourceTypes")
+    for resource_type in resources(types):
+        if not _is_users_endpoint(client, resource_type.get("endpoint")):
+            continue
+        named = [resource_type.get("schema"), *(dig(e, "schema") for e in resource_type.get("schemaExtensions") or [])]
+        missing = [urn for urn in named if urn not in listed]
+        verdict.check("discovery.schemas", not missing,
+                      "every schema the User resource type names is served by /Schemas",
+                      expected=named, actual=f"missing from /Schemas: {missing}" if missing else listed,
+                      exchange=answer)
 
 
 @pytest.mark.requirement("discovery.patch-advertised")

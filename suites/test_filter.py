@@ -4,11 +4,13 @@ shapes an answer, attribute projection (attributes, excludedAttributes)."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote, unquote
 
 import pytest
 
 from scimcert.suites import (
+    CORE_USER,
     PATCH_OP,
     dig,
     given_user,
@@ -237,9 +239,106 @@ def test_invalid_filter_rejected(client, verdict, query):
         judge_scim_type(verdict, answer, "invalidFilter")
 
 
+# ---- filter semantics beyond the IdPs' lookups: RFC probes ----
+
+def _filtered(client, expression: str, label: str):
+    return client.raw("GET", "/Users", query=f"filter={quote(expression, safe='')}", label=label)
+
+
+def _skip_refused(answer, what: str) -> None:
+    """Filtering beyond what the IdPs send is OPTIONAL (RFC 7644 §3.4.2.2: «Filtering is an OPTIONAL parameter
+    for SCIM service providers»); a 400 or 501 refusal of it leaves nothing to judge."""
+    if answer.status in (400, 501):
+        pytest.skip(f"the target refuses {what} ({answer.status} {dig(answer.json, 'scimType') or ''}): "
+                    "nothing to judge")
+
+
+@pytest.mark.requirement("filter.precedence")
+def test_logical_operators_follow_precedence(client, verdict, users):
+    """Creates two users A and B (RFC POST /Users), then filters with `A or B and nobody`, `B and nobody or
+    A` and `(A or B) and B` on userName (RFC probes).
+
+    Verifies: each answers exactly the users the RFC's order of operations denotes (A, A, B): "and" binds
+    tighter than "or", parentheses first, whichever side is written first (RFC 7644 §3.4.2.2,
+    https://www.rfc-editor.org/rfc/rfc7644#section-3.4.2.2: «Filters MUST be evaluated using the following
+    order of operations, in order of precedence: 1. Grouping operators 2. Logical operators - where "not"
+    takes precedence over "and", which takes precedence over "or" 3. Attribute operators»). A target that
+    refuses logical operators (400 or 501) is skipped: filtering is OPTIONAL.
+    """
+    a, a_id, _ = rfc_user(client, users)
+    b, b_id, _ = rfc_user(client, users)
+    nobody = f"nobody-{users.new().userName}"
+    expressions = {
+        f'userName eq "{a.userName}" or userName eq "{b.userName}" and userName eq "{nobody}"': [a_id],
+        f'userName eq "{b.userName}" and userName eq "{nobody}" or userName eq "{a.userName}"': [a_id],
+        f'(userName eq "{a.userName}" or userName eq "{b.userName}") and userName eq "{b.userName}"': [b_id],
+    }
+    for expression, wanted in expressions.items():
+        answer = _filtered(client, expression, "RFC GET /Users?filter (and, or, parentheses)")
+        _skip_refused(answer, "logical operators in a filter")
+        found = sorted(str(dig(r, "id")) for r in resources(answer))
+        verdict.check("filter.precedence", answer.status == 200 and found == wanted,
+                      f"filter={expression} answers exactly the users it denotes", expected=wanted,
+                      actual=f"{answer.status or answer.error}; ids {found}", exchange=answer)
+
+
+@pytest.mark.requirement("filter.defaulted-value")
+def test_defaulted_attributes_filter_as_returned(client, verdict, users):
+    """Creates a user without active (RFC POST /Users), reads it back, and for each simple attribute the server
+    returned though it was not sent (a defaulted value, e.g. active true), filters on userName and that
+    attribute's returned value (RFC probes).
+
+    Verifies: each filter finds the user (RFC 7644 §3.4.2.2, https://www.rfc-editor.org/rfc/rfc7644#section-3.4.2.2:
+    «When applying a comparison (e.g., "eq") or presence filter (e.g., "pr") to a defaulted attribute, the
+    service provider SHALL use the value that was returned to the client that last created or modified the
+    attribute»). A server that returns no defaulted attribute has nothing to judge (skipped); a refusal of the
+    filter (400, 501) is allowed: filtering is OPTIONAL.
+    """
+    new, user_id, sent = rfc_user(client, users, omit=("active",))
+    read = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
+    if read.status != 200 or not isinstance(read.json, dict):
+        pytest.skip(f"precondition failed: GET /Users/{user_id} answered {read.status or read.error}")
+    defaulted = {key: value for key, value in read.json.items()
+                 if key not in sent and key.lower() not in ("id", "externalid", "password") and isinstance(value, (str, bool, int))
+                 and not isinstance(value, float)}
+    if not defaulted:
+        pytest.skip("the target returns no attribute the create did not send: no defaulted value to filter on")
+    for key, value in sorted(defaulted.items())[:3]:
+        literal = json.dumps(value)
+        expression = f'userName eq "{new.userName}" and {key} eq {literal}'
+        answer = _filtered(client, expression, f"RFC GET /Users?filter (defaulted {key})")
+        _skip_refused(answer, f"a filter on {key}")
+        found = [str(dig(r, "id")) for r in resources(answer)]
+        verdict.check("filter.defaulted-value", answer.status == 200 and found == [user_id],
+                      f"{key} eq {literal}, the value the server returned, finds the user", expected=[user_id],
+                      actual=f"{answer.status or answer.error}; ids {found}", exchange=answer)
+
+
+@pytest.mark.requirement("filter.too-many")
+def test_broad_query_answered_or_refused_as_too_many(client, verdict):
+    """Sends GET /Users?filter=userName pr without count, a query every user matches (RFC probe).
+
+    Verifies: a ListResponse (paged as the server likes), or a refusal with 400 and scimType tooMany (RFC 7644
+    §3.4.2.1, https://www.rfc-editor.org/rfc/rfc7644#section-3.4.2.1: «If the specified filter would result
+    in too many results … the server SHALL reject the request by returning an HTTP response with HTTP status
+    code 400 (Bad Request) and JSON attribute "scimType" set to "tooMany"»), or, where the server does not
+    support pr, 400 with scimType invalidFilter (§3.4.2.2: «Providers MUST decline to filter results if the
+    specified filter operation is not recognized and return an HTTP 400 error with a "scimType" error of
+    "invalidFilter"»).
+    """
+    answer = _filtered(client, "userName pr", "RFC GET /Users?filter=userName pr")
+    listed = answer.status == 200 and list_of(answer) is not None
+    refused = answer.status == 400 and dig(answer.json, "scimType") in ("tooMany", "invalidFilter")
+    verdict.check("filter.too-many", listed or refused,
+                  "the broad query is answered with a ListResponse, or refused with 400 tooMany",
+                  expected="200 ListResponse, or 400 scimType tooMany (invalidFilter where pr is not supported)",
+                  actual=f"{answer.status or answer.error}: {answer.excerpt(200)}", exchange=answer)
+
+
 # ---- attribute projection (RFC 7644 §3.4.2.5, §3.9): RFC probes; no IdP sends them for users ----
 
 ASKED = "userName,name.familyName"  # an attribute and a sub-attribute
+ASKED_URN = f"{CORE_USER}:userName,{CORE_USER}:name.familyName"  # the same, fully qualified (RFC 7644 §3.10)
 EXCLUDED = "emails,title,id"  # id is returned always: excluding it has no effect
 
 
@@ -271,29 +370,34 @@ def _answered(verdict, answer, where: str, user_id: str):
     return user
 
 
-@pytest.mark.parametrize("where", ["user", "list", "patch"])
+@pytest.mark.parametrize(("where", "asked"), [
+    pytest.param("user", ASKED, id="user"), pytest.param("list", ASKED, id="list"),
+    pytest.param("patch", ASKED, id="patch"), pytest.param("user", ASKED_URN, id="user-urn"),
+    pytest.param("list", ASKED_URN, id="list-urn")])
 @pytest.mark.requirement("filter.projection")
-def test_attributes_names_what_comes_back(client, verdict, users, where):
+def test_attributes_names_what_comes_back(client, verdict, users, where, asked):
     """Creates a user with a name, emails, a title and a display name (RFC POST /Users), then reads it by id
     (user) or by a userName filter (list), or PATCHes its nickName (patch), with
-    attributes=userName,name.familyName.
+    attributes=userName,name.familyName, and (user-urn, list-urn) with the same names in their fully
+    qualified form (urn:ietf:params:scim:schemas:core:2.0:User:userName, …:name.familyName).
 
     Verifies: the user holds id and schemas (returned always), userName and name.familyName, and nothing
     else it has: not name.givenName, emails, title, displayName or active (RFC 7644 §3.9,
     https://www.rfc-editor.org/rfc/rfc7644#section-3.9: «the default list of attributes SHALL be
     overridden, and each resource returned MUST contain the minimum set of resource attributes and any
     attributes or sub-attributes explicitly requested»; §3.4.2.5: the parameters «MUST be supported»; §3.5.2:
-    a PATCH with attributes «MUST return a 200 OK»).
+    a PATCH with attributes «MUST return a 200 OK»; §3.10: «Attribute names MUST be in standard attribute
+    notation», which includes the fully qualified URN form).
     """
     new, user_id, _ = rfc_user(client, users, title="Analyst")
-    answer = _get(client, where, user_id, new.userName, "attributes", ASKED)
+    answer = _get(client, where, user_id, new.userName, "attributes", asked)
     user = _answered(verdict, answer, where, user_id)
     for path in (("id",), ("schemas",), ("userName",), ("name", "familyName")):
         verdict.check("filter.projection", dig(user, *path) is not None, f"{'.'.join(path)} is returned",
                       expected="present", actual=dig(user, *path) or "(absent)", exchange=answer)
     extra = [".".join(path) for path in (("name", "givenName"), ("emails",), ("title",), ("displayName",), ("active",))
              if dig(user, *path) is not None]
-    verdict.check("filter.projection", not extra, f"nothing but what attributes={ASKED} names (and id, schemas)",
+    verdict.check("filter.projection", not extra, f"nothing but what attributes={asked} names (and id, schemas)",
                   expected="no other attribute", actual=extra or "(none)", exchange=answer)
 
 

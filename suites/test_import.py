@@ -20,6 +20,7 @@ SMALL_COUNT = 2        # the smallest page, so that even a small tenant is reall
 SMALL_PAGES = 8        # a small walk's pages: its count grows with the tenant, so a large one costs no more
 PAGE_LIMITS = {"okta": 1000, "small": 250}  # pages of one walk; past it, completeness is not judged
 PAGE_RULES = ("import.paging-integers", "import.items-per-page", "import.count-honoured", "import.start-index",
+              "import.full-pages",
               "import.total-consistent")
 
 
@@ -140,7 +141,7 @@ def judge_pages(verdict, run: Walk, note: str) -> None:
              f"<= {run.count}", held),
             ("import.start-index", number(body.get("startIndex")) == start,
              "startIndex echoes the startIndex asked for", start, body.get("startIndex")),
-            ("import.start-index", held >= remaining,
+            ("import.full-pages", held >= remaining,
              f"no gap: the page at startIndex={start}&count={run.count} holds every user it can "
              f"({remaining} of totalResults={total}); Okta steps startIndex by count, so a short page skips users",
              remaining, held),

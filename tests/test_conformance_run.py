@@ -271,14 +271,18 @@ def scim2_server():
 
 
 def test_scim2_server_fails_only_its_real_deviation(scim2_server, tmp_path):
-    """scim2-server 0.8.3, a third-party server: its one MUST failure is real (docs/third-party.md): it
+    """scim2-server 0.8.3, a third-party server: its two MUST failures are real (docs/third-party.md): it
     creates a user whose userName is "" (RFC 7643 §4.1.1: «Each User MUST include a non-empty userName
-    value»). Nothing else fails, and what warns is an IdP template shape, not an RFC-conformant one."""
+    value»), and a second user whose userName differs from an existing one only by the width of a letter
+    (RFC 7644 §5: uniqueness is evaluated after the PRECIS preparation, which maps width). Nothing else fails,
+    and what warns is an IdP template shape, not an RFC-conformant one."""
     base, token = scim2_server
     run = run_suite(tmp_path, env={"SCIM_BASE_URL": base, "SCIM_TOKEN": token})
     failed = {(check["nodeid"], result["requirement"]) for check, result in run.results() if result["outcome"] == "failed"}
     empty = "suites/test_create.py::test_create_without_username_refused[empty]"
-    assert failed == {(empty, "create.username-required"), (empty, "schema.user")}, run.stdout[-4000:]  # its 201 body
+    precis = "suites/test_create.py::test_username_uniqueness_compares_as_precis"
+    assert failed == {(empty, "create.username-required"), (empty, "schema.user"),  # its 201 body
+                      (precis, "create.username-precis")}, run.stdout[-4000:]
     assert run.warned_requirements() <= {"create.emails-object", "create.legacy-urns", "create.template-artefacts",
                                          "update.manager",  # IdP template shapes a strict server refuses
                                          "update.patch-malformed-400"}  # it applies a PATCH without its schemas

@@ -387,6 +387,18 @@ def test_a_must_failure_on_an_inferred_shape_alone_is_graded_should(inferred, st
     assert verdict.results()[0].outcome == "failed"
 
 
+@pytest.mark.parametrize("column, outcome", [("okta", "failed"), ("entra", "warning"), ("onelogin", "warning")])
+def test_a_column_grades_by_its_own_source(column, outcome):
+    """Where the RFC and an IdP disagree, each column grades by its own source: create.echo-values is a MUST
+    for Okta (its SPEC test compares the echo) and a SHOULD where only the RFC speaks («the server MAY alter
+    case»), and the reason names that column's source."""
+    verdict = Verdict.for_ids(["create.echo-values"], column=column)
+    verdict.check("create.echo-values", False, "userName is echoed exactly as sent")
+    [result] = verdict.results()
+    assert (result.outcome, result.level) == (outcome, "MUST" if outcome == "failed" else "SHOULD")
+    assert result.reason.startswith(f"graded SHOULD in the {column} column") == (outcome == "warning")
+
+
 @pytest.mark.parametrize("scim_type, outcome", [(None, None), ("invalidSyntax", "passed"), ("invalidValue", "warning")])
 def test_scim_type_is_optional_but_right_when_given(scim_type, outcome):
     """RFC 7644 §3.12: scimType is OPTIONAL; when an error names one, it is the Table 9 keyword."""

@@ -380,6 +380,26 @@ def test_remove_is_idempotent() -> None:
     assert patch(once, {"op": "remove", "path": 'emails[type eq "work"]'}) == once
 
 
+@pytest.mark.parametrize("operation", [
+    {"op": "add", "path": "emails", "value": [{"value": "alice@example.com", "type": "work", "primary": True}]},
+    {"op": "add", "path": "emails", "value": {"value": "alice@example.com", "type": "work", "primary": True}},
+    {"op": "add", "path": "phoneNumbers", "value": [{"value": "+1 555 0199", "type": "mobile"}]},
+    {"op": "add", "value": {"emails": [{"value": "alice@example.com", "type": "work", "primary": True}]}},
+    {"op": "add", "path": "title", "value": "Engineer"},
+], ids=["emails", "emails-object", "second-element", "path-less", "single-valued"])
+def test_add_of_a_value_already_there_changes_nothing(operation: dict) -> None:
+    """RFC 7644 §3.5.2.1: «If the target location already contains the value specified, no changes SHOULD be
+    made to the resource»: an element already there is not added twice, and its primary stays."""
+    assert patch(base_user(), operation) == base_user()
+
+
+def test_value_filter_that_cannot_describe_an_element_is_no_target() -> None:
+    """RFC 7644 §3.5.2.3: a value filter with «no record match» is 400 noTarget, unless (as Entra expects) its
+    eq terms describe the element to create."""
+    error = error_of(base_user(), {"op": "replace", "path": 'emails[type ne "work"].value', "value": "x@d.com"})
+    assert (error.status, error.scim_type) == (400, "noTarget")
+
+
 # ---------------------------------------------------------------------------------------------
 # "primary" at most once (RFC 7644 §3.5.2, RFC 7643 §2.4)
 

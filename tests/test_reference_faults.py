@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+import unicodedata
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -297,6 +298,32 @@ def _(c, server):
     return "emails" in asked, "emails" in excluded
 
 
+@case("filter-left-to-right", correct=1, faulty=0)
+def _(c, server):
+    a, b = new_user(c), new_user(c)
+    return total_found(c, f'userName eq "{a["userName"]}" or userName eq "{b["userName"]}" and userName eq "nobody"')
+
+
+@case("too-many-wrong-error", correct=200, faulty=403)
+def _(c, server):
+    same_stem_users(c, 101)
+    return list_users(c, "userName pr").status_code
+
+
+@case("defaulted-usertype-unfilterable", correct=(None, None), faulty=("Employee", 0))
+def _(c, server):
+    user = new_user(c)
+    found = total_found(c, f'userName eq "{user["userName"]}" and userType eq "Employee"') if "userType" in user else None
+    return user.get("userType"), found
+
+
+@case("projection-urn-names-ignored", correct=False, faulty=True)
+def _(c, server):
+    user = new_user(c)
+    asked = c.get(f"/Users/{user['id']}", params={"attributes": f"{CORE_URN}:userName"}).json()
+    return "emails" in asked
+
+
 # ---- create ---------------------------------------------------------------------------------
 
 @case("create-200-not-201", correct=201, faulty=200)
@@ -380,6 +407,41 @@ def _(c, server):
     user = new_user(c, **{ENTERPRISE_USER: {"department": "R&D"}},
                     schemas=["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER])
     return ENTERPRISE_USER in c.get(f"/Users/{user['id']}").json()["schemas"]
+
+
+@case("schemas-undeclared-extension", correct=True, faulty=False)
+def _(c, server):
+    """Every URI in a user's schemas is declared for the User resource type by GET /ResourceTypes."""
+    users_type = next(t for t in c.get("/ResourceTypes").json()["Resources"] if t["endpoint"].strip("/") == "Users")
+    declared = {users_type["schema"], *(e["schema"] for e in users_type.get("schemaExtensions", []))}
+    return set(c.get(f"/Users/{new_user(c)['id']}").json()["schemas"]) <= declared
+
+
+@case("external-id-invented", correct=(None, None), faulty=lambda seen: seen[0] is not None and seen[0] == seen[1])
+def _(c, server):
+    """A user created without an externalId: GET shows none (the faulty server shows its id as the externalId)."""
+    user = new_user(c)
+    read = c.get(f"/Users/{user['id']}").json()
+    return read.get("externalId"), user["id"] if "externalId" in read else None
+
+
+@case("null-stored-as-empty-string", correct=("absent", "absent", "absent"), faulty=("", "", ""))
+def _(c, server):
+    """title and nickName sent as null on POST, displayName as null on PUT: unassigned, not ""."""
+    user = new_user(c, title=None, nickName=None)
+    read = c.get(f"/Users/{user['id']}").json()
+    put = c.put(f"/Users/{user['id']}", json=user_body(user["userName"], displayName=None)).json()
+    return read.get("title", "absent"), read.get("nickName", "absent"), put.get("displayName", "absent")
+
+
+@case("username-not-precis", correct=(409, 409, 200), faulty=(201, 201, 200))
+def _(c, server):
+    """RFC 7644 §5: a fullwidth letter, or the NFD form of an NFC userName, names the existing user."""
+    name = unique_user_name(stem="Andr\u00e9")  # "André.<n>.<hex>@example.com", in NFC
+    new_user(c, user_name=name)
+    fullwidth = c.post("/Users", json=user_body("\uff21" + name[1:]))  # "Ａ" for "A"
+    nfd = c.post("/Users", json=user_body(unicodedata.normalize("NFD", name)))
+    return fullwidth.status_code, nfd.status_code, c.get("/Users").status_code
 
 
 @case("meta-incomplete", correct=True, faulty=False)
@@ -497,11 +559,12 @@ def _(c, server):
     return patch(c, new_user(c)["id"], {"op": "remove", "path": "userName"}).status_code
 
 
-@case("put-keeps-missing-username", correct=400, faulty=200)
+@case("put-clears-missing-username", correct=(400, True), faulty=(200, False))
 def _(c, server):
     user = new_user(c)
     body = {k: v for k, v in user_body(user["userName"]).items() if k != "userName"}
-    return c.put(f"/Users/{user['id']}", json=body).status_code
+    status = c.put(f"/Users/{user['id']}", json=body).status_code
+    return status, bool(c.get(f"/Users/{user['id']}").json().get("userName"))
 
 
 @case("patch-schemas-not-required", correct=(400, None), faulty=(200, "Lead"))
@@ -587,6 +650,61 @@ def _(c, server):
     after = patch(c, created.json()["id"], replace("displayName", "Versioned")).headers["etag"]
     stale = patch(c, created.json()["id"], replace("displayName", "Stale"), **{"If-Match": before})
     return before != after, stale.status_code
+
+
+@case("replace-absent-refused", correct=(200, "Sam"), faulty=(400, None))
+def _(c, server):
+    user = new_user(c)
+    answer = patch(c, user["id"], replace("nickName", "Sam"))
+    return answer.status_code, c.get(f"/Users/{user['id']}").json().get("nickName")
+
+
+@case("value-filter-no-match-ignored", correct=(400, "noTarget"), faulty=(200, None))
+def _(c, server):
+    answer = patch(c, new_user(c)["id"], replace('emails[type ne "work"].value', "other@example.com"))
+    return answer.status_code, json_or_none(answer).get("scimType")
+
+
+@case("noop-update-restamps", correct=(200, True), faulty=(200, False))
+def _(c, server):
+    user = new_user(c)
+    answer = patch(c, user["id"], replace("emails", user["emails"], op="add"))
+    return answer.status_code, answer.json()["meta"] == {**user["meta"]}
+
+
+@case("add-existing-conflict", correct=(200, 1), faulty=(409, 1))
+def _(c, server):
+    user = new_user(c)
+    answer = patch(c, user["id"], replace("emails", user["emails"], op="add"))
+    return answer.status_code, len(c.get(f"/Users/{user['id']}").json()["emails"])
+
+
+@case("put-body-id-refused", correct=(200, 200), faulty=(400, 200))
+def _(c, server):
+    user = new_user(c)
+    answer = c.put(f"/Users/{user['id']}", json={**user, "id": str(uuid.uuid4())})
+    return answer.status_code, c.put(f"/Users/{user['id']}", json=user).status_code  # Okta's PUT, id as read
+
+
+@case("patch-answers-stale", correct="Patched", faulty=None)
+def _(c, server):
+    return patch(c, new_user(c)["id"], replace("title", "Patched")).json().get("title")
+
+
+@case("put-answers-empty", correct=(200, True), faulty=(200, False))
+def _(c, server):
+    user = new_user(c)
+    answer = c.put(f"/Users/{user['id']}", json={**user, "title": "Put"})
+    return answer.status_code, bool(answer.content)
+
+
+@case("etag-only-on-get", correct=(True, True, True, True), faulty=(False, True, False, False))
+def _(c, server):
+    created = c.post("/Users", json=user_body())
+    user = created.json()
+    answers = (created, c.get(f"/Users/{user['id']}"), patch(c, user["id"], replace("title", "Tagged")),
+               c.put(f"/Users/{user['id']}", json={**user, "title": "Retagged"}))
+    return tuple("etag" in answer.headers for answer in answers)
 
 
 # ---- deactivate -----------------------------------------------------------------------------
@@ -682,6 +800,45 @@ def _(c, server):
     body = json_or_none(response)
     return (response.status_code, body.get("status") if isinstance(body, dict) else None,
             c.get(f"/Users/{user['id']}").status_code, c.delete(f"/Users/{MISSING_ID}").status_code)
+
+
+def listed_as(c: httpx.Client, user_id: str) -> Any:
+    """The user `user_id` as the unfiltered GET /Users lists it (walking every page), or None."""
+    start = 1
+    while True:
+        page = c.get("/Users", params={"startIndex": start, "count": 100}).json()
+        found = next((u for u in page["Resources"] if u["id"] == user_id), None)
+        start += len(page["Resources"])
+        if found is not None or not page["Resources"] or start > page["totalResults"]:
+            return found
+
+
+@case("delete-soft-listed", correct=(204, 404, 0, None), faulty=(204, 404, 0, False))
+def _(c, server):
+    """After a DELETE: GET 404 and no filter match on both; the faulty list still holds it, inactive."""
+    user = new_user(c)
+    deleted = c.delete(f"/Users/{user['id']}").status_code
+    listed = listed_as(c, user["id"])
+    return (deleted, c.get(f"/Users/{user['id']}").status_code, total_found(c, f'userName eq "{user["userName"]}"'),
+            listed["active"] if listed is not None else None)
+
+
+@case("delete-username-held", correct=(204, 201, None), faulty=(204, 409, "uniqueness"))
+def _(c, server):
+    body = user_body()
+    user = new_user(c, user_name=body["userName"])
+    deleted = c.delete(f"/Users/{user['id']}").status_code
+    again = c.post("/Users", json=body)
+    return deleted, again.status_code, again.json().get("scimType")
+
+
+@case("id-derived-from-username", correct=(204, 201, False), faulty=(204, 201, True))
+def _(c, server):
+    body = user_body()
+    user = new_user(c, user_name=body["userName"])
+    deleted = c.delete(f"/Users/{user['id']}").status_code
+    again = c.post("/Users", json=body)
+    return deleted, again.status_code, again.json().get("id") == user["id"]
 
 
 # ---- email-domain rule ---------------------------------------------------------------------
@@ -856,6 +1013,11 @@ def _(c, server):
     user = new_user(c)
     advertised = c.get("/ServiceProviderConfig").json()["patch"]["supported"]
     return advertised, patch(c, user["id"], replace("displayName", "Patchable")).status_code
+
+
+@case("discovery-schemas-incomplete", correct=True, faulty=False)
+def _(c, server):
+    return ENTERPRISE_USER in [r["id"] for r in c.get("/Schemas").json()["Resources"]]
 
 
 @case("discovery-schemas-bare-array", correct=("dict", "dict"), faulty=("list", "list"))

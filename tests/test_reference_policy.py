@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import unicodedata
 import uuid
 
 import pytest
@@ -39,6 +40,7 @@ from helpers import (
 
 from scimcert.paths import DEFAULT_TENANT
 from scimcert.reference import ReferenceServer, Tenant
+from scimcert.reference.precis import username_key
 
 
 def _get(client, user: dict) -> dict:
@@ -191,6 +193,44 @@ def test_duplicate_user_name_on_post_is_409(client, variant):
     matches = by_user_name(client, name.upper())
     assert [u["id"] for u in matches] == [original["id"]]
     assert matches[0]["userName"] == name
+
+
+def test_precis_username_key():
+    """RFC 7644 §5 → RFC 7613 §3.2 (UsernameCaseMapped): width mapping, case mapping, NFC."""
+    key = username_key("Ada.Lovelace@example.com")
+    assert username_key("Ａｄａ.Lovelace@example.com") == key                 # fullwidth → ASCII
+    assert username_key("ADA.LOVELACE@EXAMPLE.COM") == key                  # case
+    assert username_key("Andre\u0301@example.com") == username_key("Andr\u00e9@example.com")  # NFD = NFC
+    assert username_key("ｶﾅ@example.com") == username_key("カナ@example.com")  # halfwidth → its decomposition
+    assert username_key("Ada.Lovelace@example.org") != key
+    assert username_key("Andre@example.com") != username_key("Andr\u00e9@example.com")  # accents count
+
+
+@pytest.mark.parametrize("variant", ["fullwidth", "nfd"])
+def test_duplicate_user_name_on_post_is_409_as_precis_compares(client, variant):
+    """RFC 7644 §5: uniqueness is evaluated on the PRECIS-prepared userName: a fullwidth letter (width
+    mapping) or the NFD form of an NFC userName (normalization) names the same user."""
+    local = _local()
+    name = f"{local}.Andr\u00e9@example.com"
+    original = create_user(client, user_name=name)
+    duplicate = {"fullwidth": "Ｐ" + name[1:], "nfd": unicodedata.normalize("NFD", name)}[variant]
+    assert duplicate != name
+    assert_scim_error(client.post("/Users", json=user_body(duplicate)), 409, "uniqueness")
+    assert [u["id"] for u in by_user_name(client, name)] == [original["id"]]
+
+
+@pytest.mark.parametrize("char", ["\u0007", "\u200b", "\u200d", "\u202e", "\u2066", "\u00ad", "\ufeff"])
+def test_user_name_with_control_or_format_characters_is_400(client, char):
+    """PRECIS enforcement (RFC 7613 §3.2, IdentifierClass): control (Cc) and invisible format (Cf) characters,
+    such as zero-width spaces and joiners and bidirectional overrides, are refused with 400 invalidValue, on
+    create and on rename, and nothing is stored."""
+    name = f"{_local()}.Ada{char}Lovelace@example.com"
+    assert_scim_error(client.post("/Users", json=user_body(name)), 400, "invalidValue")
+    assert by_user_name(client, name.replace(char, "")) == []
+    user = create_user(client)
+    renamed = client.patch(f"/Users/{user['id']}", json=patch_body({"op": "replace", "path": "userName", "value": name}))
+    assert_scim_error(renamed, 400, "invalidValue")
+    assert _get(client, user)["userName"] == user["userName"]
 
 
 COLLISIONS = [

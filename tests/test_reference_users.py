@@ -244,7 +244,8 @@ def test_patch_operations(client, operations, expected):
                  ENTERPRISE_USER} - {_top(k) for k in expected}
     for key in untouched:
         assert patched.get(key) == user.get(key), key
-    assert patched["meta"]["version"] != user["meta"]["version"]
+    changed = {k: v for k, v in patched.items() if k != "meta"} != {k: v for k, v in user.items() if k != "meta"}
+    assert (patched["meta"]["version"] != user["meta"]["version"]) == changed  # add-then-remove changes nothing
     assert response.headers["etag"] == patched["meta"]["version"]
     assert _get(client, user) == patched
 
@@ -366,29 +367,50 @@ def test_unknown_id_is_404(client):
 
 
 def test_version_and_last_modified_change_on_every_write(client):
-    """RFC 7644 §3.14 / RFC 7643 §3.1: a new version on every write (even one that changes nothing),
-    lastModified advancing, created fixed; the ETag header always equals meta.version."""
+    """RFC 7644 §3.14 / RFC 7643 §3.1: a new version on every write that changes the user, lastModified
+    advancing, created fixed; the ETag header always equals meta.version. A write that changes nothing (the
+    same replace again, a PUT of what is stored) keeps meta as it was (RFC 7644 §3.5.2.1: «SHALL NOT change
+    the modify timestamp»)."""
     user = create_user(client)
     seen = [user["meta"]["version"]]
     writes = [
-        lambda: client.put(f"/Users/{user['id']}", json=user_body(user["userName"], title="One")),
-        lambda: client.patch(f"/Users/{user['id']}", json=patch_body({"op": "replace", "path": "title", "value": "Two"})),
-        lambda: client.patch(f"/Users/{user['id']}", json=patch_body({"op": "replace", "path": "title", "value": "Two"})),
-        lambda: client.put(f"/Users/{user['id']}", json=user_body(user["userName"], title="Two")),
+        (True, lambda: client.put(f"/Users/{user['id']}", json=user_body(user["userName"], title="One"))),
+        (True, lambda: client.patch(f"/Users/{user['id']}",
+                                    json=patch_body({"op": "replace", "path": "title", "value": "Two"}))),
+        (False, lambda: client.patch(f"/Users/{user['id']}",
+                                     json=patch_body({"op": "replace", "path": "title", "value": "Two"}))),
+        (False, lambda: client.put(f"/Users/{user['id']}", json=user_body(user["userName"], title="Two"))),
+        (True, lambda: client.put(f"/Users/{user['id']}", json=user_body(user["userName"], title="Three"))),
     ]
     last = user["meta"]["lastModified"]
-    for write in writes:
+    for changes, write in writes:
         response = write()
         assert response.status_code == 200, response.text
         meta = response.json()["meta"]
         assert response.headers["etag"] == meta["version"]
-        assert meta["version"] not in seen
         assert meta["created"] == user["meta"]["created"]
-        assert _instant(meta["lastModified"]) >= _instant(last)
+        if changes:
+            assert meta["version"] not in seen
+            assert _instant(meta["lastModified"]) > _instant(last)
+        else:
+            assert (meta["version"], meta["lastModified"]) == (seen[-1], last)
         seen.append(meta["version"])
         last = meta["lastModified"]
     assert _instant(last) > _instant(user["meta"]["created"])
     assert client.get(f"/Users/{user['id']}").headers["etag"] == seen[-1]
+
+
+def test_add_of_an_email_already_there_changes_nothing(client):
+    """RFC 7644 §3.5.2.1: an add of a value the user already has succeeds, is not duplicated, and «SHALL NOT
+    change the modify timestamp of the resource» (nor, here, its version)."""
+    user = create_user(client)
+    response = client.patch(f"/Users/{user['id']}", json=patch_body({"op": "add", "path": "emails",
+                                                                     "value": user["emails"]}))
+    assert response.status_code == 200, response.text
+    assert response.json()["emails"] == user["emails"]
+    assert response.json()["meta"] == user["meta"]
+    assert response.headers["etag"] == user["meta"]["version"]
+    assert _get(client, user) == user
 
 
 def _write(client: httpx.Client, method: str, user: dict, headers: dict) -> httpx.Response:

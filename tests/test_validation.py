@@ -406,12 +406,19 @@ def test_integer_error_status():
     ({"schemas": [ERROR]}, "", "required"),
     ({"schemas": [LIST_RESPONSE], "status": "404"}, "/schemas", "contains"),
     ({**RFC_ERROR, "status": "4O4"}, "/status", "pattern"),
-    ({**RFC_ERROR, "scimType": "conflict"}, "/scimType", "enum"),
+    ({**RFC_ERROR, "scimType": 409}, "/scimType", "type"),
     ({**RFC_ERROR, "detail": ["a"]}, "/detail", "type"),
 ])
 def test_invalid_errors(body, where, keyword):
     v = only(validate("error", body))
     assert (v.pointer, v.keyword) == (where, keyword)
+
+
+def test_optional_error_members_may_be_null_or_another_keyword():
+    """RFC 7644 §3.12: scimType and detail are OPTIONAL (null is unassigned, RFC 7643 §2.5), and Table 9 defines
+    keywords without closing the list: a keyword of the server's own is no schema violation."""
+    for extra in ({"scimType": None, "detail": None}, {"scimType": "conflict"}):
+        assert validate("error", {**RFC_ERROR, **extra}) == []
 
 
 def test_okta_wants_an_error_detail():
@@ -440,12 +447,14 @@ def test_invalid_id(bad):
 def test_password_present():
     v = only(validate("user", {**OKTA_USER, "password": "1mz050nq"}))
     assert (v.pointer, v.keyword, v.schema) == ("/password", "not", "scim/user.json")
-    assert str(v) == "/password: 'password' must not be present (scim/user.json)"
+    assert str(v) == "/password: 'password' must have no value (absent, or null) (scim/user.json)"
 
 
-def test_password_present_even_when_null_or_empty():
-    for value in (None, "", {"hash": "x"}):
+def test_password_present_even_when_empty_but_null_is_unassigned():
+    """RFC 7643 §4.1.1: a password value is never returned; RFC 7643 §2.5: null is the unassigned state."""
+    for value in ("", {"hash": "x"}):
         assert pointers(validate("user", {**OKTA_USER, "password": value})) == ["/password"]
+    assert validate("user", {**OKTA_USER, "password": None}) == []
 
 
 def test_enterprise_extension_without_its_urn_in_schemas():
@@ -680,3 +689,13 @@ def test_unknown_kind_or_idp():
         validate("group", {})
     with pytest.raises(ValueError, match="unknown IdP"):
         validate("user", OKTA_USER, "google")
+
+
+def test_null_is_unassigned_in_meta_and_list_paging():
+    """RFC 7643 §2.5: null is the unassigned state. meta's sub-attributes are optional; a list's startIndex,
+    itemsPerPage and Resources are required only for partial results or a non-zero totalResults."""
+    meta = {"resourceType": "User", "created": None, "lastModified": None, "location": None, "version": None}
+    assert validate("user", {**OKTA_USER, "meta": meta}) == []
+    empty = {"schemas": [LIST_RESPONSE], "totalResults": 0, "startIndex": None, "itemsPerPage": None, "Resources": None}
+    assert validate("user-list", empty) == []
+    assert pointers(validate("user-list", {**empty, "totalResults": 1})) == ["/Resources"]

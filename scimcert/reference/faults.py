@@ -4,7 +4,8 @@ Every fault is a layer around the correct server (`layers.Rewrite`: rewrite the 
 it, or rewrite the answer), or, when a bug lives below HTTP, a swap of one object or method on the
 server state at build time (`adjust`): a policy rule, the store's `query`, or the store itself.
 The correct server's code never mentions them. Apart from the shuffling generator of
-`paging-unstable-order`, no fault keeps state of its own across requests.
+`paging-unstable-order` and what two delete faults remember of deleted users (`delete-soft-listed` their
+tombstones, `delete-username-held` their userNames), no fault keeps state of its own across requests.
 Sources for the bug classes: Okta's SCIM 2.0 guide
 (https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/) and failures vendors reported
 (e.g. https://github.com/ory/polis/pull/4054, https://github.com/pond/scimitar/pull/29,
@@ -38,11 +39,12 @@ from starlette.datastructures import MutableHeaders
 from .app import Layer, ServerState
 from .attributes import CORE_USER, ENTERPRISE_USER, attributes_of
 from .errors import ScimError, not_found
-from .filter import parse_filter, username_equality
+from .filter import parse_filter, parse_path, username_equality
 from .http import bearer_token
 from .layers import Answer, Exchange, Rewrite
 from .patch import PATCH_OP, apply_patch
 from .policy import Policy, email_domain
+from .representation import project, render
 from .store import UserStore
 from .tenant import Guest
 
@@ -430,7 +432,8 @@ def _paging_bounds():
 
 
 @fault("paging-zero-based", "import", "startIndex is treated as 0-based: startIndex=1 skips the first user.",
-       breaks=("import.start-index", "import.total-consistent", "guests.not-listed", "filter.username-eq", "filter.externalid-eq", "filter.projection"))
+       breaks=("import.full-pages", "import.total-consistent", "guests.not-listed", "filter.username-eq", "filter.externalid-eq", "filter.projection",
+               "filter.precedence", "filter.defaulted-value"))
 def _zero_based():
     return query_override(lambda query, flt, start, count: query(flt, start + 1, count))
 
@@ -476,7 +479,7 @@ def _unstable():
 
 @fault("filter-ignored", "filter",
        "The filter parameter is ignored: every user is returned (Okta: 'Multiple users found').",
-       breaks=("filter.username-eq", "filter.externalid-eq", "filter.no-match-200", "filter.no-match-list", "filter.invalid-400", "filter.unquoted-tolerated", "guests.not-found-by-filter", "token.test-credentials", "filter.projection"))
+       breaks=("filter.username-eq", "filter.externalid-eq", "filter.no-match-200", "filter.no-match-list", "filter.invalid-400", "filter.unquoted-tolerated", "guests.not-found-by-filter", "token.test-credentials", "filter.projection", "filter.precedence", "filter.defaulted-value"))
 def _filter_ignored():
     def on_request(ex: Exchange) -> None:
         if ex.is_list:
@@ -497,7 +500,8 @@ def _no_match_404():
 
 @fault("filter-username-case-sensitive", "filter",
        "userName is indexed and matched case-sensitively (RFC 7643: caseExact false).",
-       breaks=("filter.case-insensitive", "create.case-variant-409", "update.username-conflict-409"))
+       breaks=("filter.case-insensitive", "create.case-variant-409", "update.username-conflict-409",
+               "create.username-precis"))  # an exact index maps no width and normalizes nothing either
 def _case_sensitive():
     def adjust(state: ServerState) -> None:
         store = UserStore(state.tenant.guests)
@@ -561,6 +565,81 @@ def _invalid_500():
     return Rewrite(on_response=on_response)
 
 
+def _top_level_terms(expression: str) -> list[str]:
+    """The filter split at its top-level "and"/"or" (outside quotes and parentheses): term, keyword, term, …"""
+    terms, depth, quoted, start, i = [], 0, False, 0, 0
+    lowered = expression.lower()
+    while i < len(expression):
+        char = expression[i]
+        if char == '"' and expression[i - 1:i] != "\\":
+            quoted = not quoted
+        elif not quoted and char in "()":
+            depth += 1 if char == "(" else -1
+        elif not quoted and depth == 0 and char == " ":
+            word = next((w for w in ("and", "or") if lowered.startswith(f" {w} ", i)), None)
+            if word:
+                terms += [expression[start:i].strip(), word]
+                i += len(word) + 1
+                start = i
+        i += 1
+    return [*terms, expression[start:].strip()]
+
+
+@fault("filter-left-to-right", "filter",
+       'Logical operators are applied left to right, as if "and" did not bind tighter than "or".',
+       breaks=("filter.precedence",))
+def _left_to_right():
+    def on_request(ex: Exchange) -> None:
+        expression = ex.param("filter") if ex.is_list else None
+        terms = _top_level_terms(expression) if expression else []
+        if len(terms) > 3:
+            folded = terms[0]
+            for keyword, term in zip(terms[1::2], terms[2::2], strict=True):
+                folded = f"({folded} {keyword} {term})"
+            ex.set_param("filter", folded)
+    return Rewrite(on_request)
+
+
+@fault("too-many-wrong-error", "filter",
+       "A filter matching more than 100 users, sent without count, is refused with 403 and no scimType "
+       "(instead of a page, or 400 tooMany).",
+       breaks=("filter.too-many",))
+def _too_many_403():
+    def on_request(ex: Exchange) -> Answer | None:
+        expression = ex.param("filter") if ex.is_list and ex.param("count") is None else None
+        try:
+            broad = bool(expression) and ex.state.store.query(parse_filter(expression), 1, 0)[0] > 100
+        except ScimError:
+            return None
+        return error(403, "Too many results") if broad else None
+    return Rewrite(on_request)
+
+
+@fault("defaulted-usertype-unfilterable", "filter",
+       'Users stored without a userType are shown with the default "Employee", while filters compare the '
+       "stored value (none).",
+       breaks=("filter.defaulted-value",))
+def _defaulted_user_type():
+    show_default = edit_users(lambda user: user.setdefault("userType", "Employee"))
+
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if not (ex.param("attributes") or ex.param("excludedAttributes")):
+            show_default(ex, answer)
+    return Rewrite(on_response=on_response)
+
+
+@fault("projection-urn-names-ignored", "filter",
+       "attributes= names in their fully qualified form (urn:…:User:userName) are not recognised and dropped.",
+       breaks=("filter.projection",))
+def _projection_urn():
+    def on_request(ex: Exchange) -> None:
+        asked = ex.param("attributes")
+        if asked:
+            short = [name for name in asked.split(",") if not name.strip().lower().startswith("urn:")]
+            ex.set_param("attributes", ",".join(short) or None)
+    return Rewrite(on_request)
+
+
 # ---- create ---------------------------------------------------------------------------------
 
 def _is_create(ex: Exchange) -> bool:
@@ -587,7 +666,7 @@ def _no_location():
 
 @fault("create-lowercases-username", "create",
        "userName is stored lower-cased, so what the IdP sent is not what it reads back.",
-       breaks=("create.echo-values", "create.get-same", "create.legacy-urns", "create.emails-object", "create.template-artefacts", "update.round-trip", "update.username-conflict-409", "update.put-requires-username"))
+       breaks=("create.echo-values", "create.get-same", "create.legacy-urns", "create.emails-object", "create.template-artefacts", "update.round-trip", "update.username-conflict-409"))
 def _lowercase():
     def on_request(ex: Exchange) -> None:
         rewrite_attribute(ex, lambda key: key == "username", lambda v: v.lower() if isinstance(v, str) else v)
@@ -661,7 +740,7 @@ def _duplicates():
 
 
 @fault("create-duplicate-400", "create", "A duplicate userName answers 400 without scimType instead of 409 uniqueness.",
-       breaks=("create.duplicate-409", "create.case-variant-409", "update.username-conflict-409"))
+       breaks=("create.duplicate-409", "create.case-variant-409"))
 def _duplicate_400():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
@@ -740,9 +819,79 @@ def _schemas_core_only():
     return Rewrite(on_response=edit_users(edit))
 
 
+VENDOR_EXTENSION = "urn:ietf:params:scim:schemas:extension:asana:2.0:User"
+
+
+@fault("schemas-undeclared-extension", "create",
+       "Every user answer also lists a vendor extension URN in schemas, with an attribute under it, that "
+       "GET /ResourceTypes does not declare for the User resource type.",
+       breaks=("schema.schemas-declared",))
+def _undeclared_extension():
+    def edit(user: dict) -> None:
+        if "userName" in user and isinstance(user.get("schemas"), list):
+            user["schemas"] = [*user["schemas"], VENDOR_EXTENSION]
+            user[VENDOR_EXTENSION] = {"workspace": "scimcert-reference"}
+    return Rewrite(on_response=edit_users(edit))
+
+
+@fault("external-id-invented", "create",
+       "A user without an externalId is answered with one the server made up: its own id.",
+       breaks=("create.no-invented-external-id",))
+def _external_id_invented():
+    def edit(user: dict) -> None:
+        if "id" in user and not any(isinstance(key, str) and key.lower() == "externalid" for key in user):
+            user["externalId"] = user["id"]
+    return Rewrite(on_response=edit_users(edit))
+
+
+_NULLABLE_STRINGS = {key: attr.name for key, attr in attributes_of(CORE_USER).items()
+                     if attr.type == "string" and not attr.multi_valued and attr.mutability != "readOnly"
+                     and key not in ("username", "password")}
+
+
+@fault("null-stored-as-empty-string", "create",
+       'A top-level string attribute sent as null in a POST or PUT body is stored as "" (an ORM\'s column '
+       "default) and returned so, instead of staying unassigned.",
+       breaks=("create.null-unassigned",))
+def _null_as_empty():
+    def on_request(ex: Exchange) -> None:
+        body = ex.body
+        if ex.method in ("POST", "PUT") and is_user_write(ex) and isinstance(body, dict):
+            nulls = [_NULLABLE_STRINGS[key.lower()] for key, value in body.items()
+                     if isinstance(key, str) and value is None and key.lower() in _NULLABLE_STRINGS]
+            if nulls:
+                ex.notes["nulls"] = nulls
+
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        # the server dropped the nulls (unassigned); the "ORM" writes its default into the row it stored
+        body, nulls, store = answer.body, ex.notes.get("nulls"), ex.state.store
+        if not nulls or answer.status not in (200, 201) or not isinstance(body, dict):
+            return
+        with store._lock:
+            stored = store._users.get(str(body.get("id")))
+            if stored is None:
+                return
+            stored.update(dict.fromkeys(nulls, ""))
+        answer.body = {**body, **dict.fromkeys(nulls, "")}
+    return Rewrite(on_request, on_response)
+
+
+@fault("username-not-precis", "create",
+       "userName uniqueness and lookups compare case-folded strings only, without the PRECIS width mapping and "
+       "NFC normalization RFC 7644 §5 requires: a fullwidth letter, or the NFD form of an NFC name, makes a second "
+       "user.", breaks=("create.username-precis",))
+def _not_precis():
+    def adjust(state: ServerState) -> None:
+        store = state.store
+        with store._lock:
+            store.key = str.casefold
+            store._by_user_name = {store.key(user["userName"]): user_id for user_id, user in store._users.items()}
+    return Rewrite(adjust=adjust)
+
+
 @fault("meta-incomplete", "create",
        "User answers carry meta with resourceType only: no created, lastModified or location.",
-       breaks=("schema.meta", "create.location", "update.version-changes"))
+       breaks=("schema.meta", "create.location"))
 def _meta_incomplete():
     def edit(user: dict) -> None:
         if isinstance(user.get("meta"), dict):
@@ -905,9 +1054,8 @@ def _put_read_only():
 
 
 @fault("put-ignored", "update", "PUT answers 200 with the user but applies nothing.",
-       breaks=("update.put-replace", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "create.legacy-urns", "update.round-trip", "update.username-conflict-409", "update.put-requires-username"),
-       idps=("okta", "onelogin"),
-       only={"update.put-requires-username": ("rfc",)})
+       breaks=("update.put-replace", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "create.legacy-urns", "update.round-trip", "update.username-conflict-409"),
+       idps=("okta", "onelogin"))
 def _put_ignored():
     return ignoring("PUT")
 
@@ -947,7 +1095,7 @@ def _patch_schemas_optional():
 
 @fault("patch-remove-without-path-accepted", "update",
        "A PATCH remove without a path answers 204 and does nothing, instead of 400 noTarget.",
-       breaks=("update.remove-needs-path",))
+       breaks=("update.remove-needs-path", "update.patch-atomic"))
 def _remove_without_path():
     def on_request(ex: Exchange) -> Answer | None:
         ops = patch_ops(ex)
@@ -983,7 +1131,8 @@ def _not_atomic():
 
 @fault("patch-primary-ignored", "update",
        "An email a PATCH adds with primary true is stored as not primary; the old primary stays.",
-       breaks=("update.primary-unique",))
+       # an add of the primary email a user already has stores a second, non-primary copy of it
+       breaks=("update.primary-unique", "update.add-existing-unchanged", "update.add-existing-succeeds"))
 def _primary_ignored():
     def on_request(ex: Exchange) -> None:
         if ex.method != "PATCH" or not ex.user_id:
@@ -1023,18 +1172,20 @@ def _protected_ignored():
     return Rewrite(on_request)
 
 
-@fault("put-keeps-missing-username", "update",
-       "A PUT without userName keeps the stored userName and answers 200 instead of 400.",
-       breaks=("update.put-requires-username",))
-def _put_keeps_username():
-    def on_request(ex: Exchange) -> None:
+@fault("put-clears-missing-username", "update",
+       "A PUT without userName clears it: the user is stored with an empty userName (required is checked on create only).",
+       breaks=("update.put-requires-username", "schema.user"))
+def _put_clears_username():
+    def on_request(ex: Exchange) -> Answer | None:
         body = ex.body
         if ex.method == "PUT" and ex.user_id and isinstance(body, dict) \
                 and not any(str(k).lower() == "username" for k in body):
             try:
-                ex.body = {**body, "userName": ex.state.store.get(ex.user_id)["userName"]}
+                cleared = ex.state.store.update(ex.user_id, lambda user: {**user, "userName": ""})
             except ScimError:
-                return
+                return None
+            return Answer.json(200, render(cleared, f"/Users/{ex.user_id}"))
+        return None
     return Rewrite(on_request)
 
 
@@ -1054,9 +1205,8 @@ def _empty_values():
 
 
 @fault("put-keeps-omitted", "update", "PUT merges instead of replacing: attributes left out of the body are kept.",
-       breaks=("update.put-clears-omitted", "update.put-requires-username"),
-       idps=("okta", "onelogin"),
-       only={"update.put-requires-username": ("rfc",)})
+       breaks=("update.put-clears-omitted",),
+       idps=("okta", "onelogin"))
 def _put_merges():
     def on_request(ex: Exchange) -> None:
         body = ex.body
@@ -1097,7 +1247,7 @@ def _op_case():
 
 
 @fault("patch-ignored", "update", "PATCH answers 200 with the user but applies nothing.",
-       breaks=("update.patch-replace", "update.patch-operations", "update.value-path-element", "update.operations-in-order", "update.manager", "update.version-changes", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "update.round-trip", "update.patch-atomic", "update.remove-needs-path", "update.patch-malformed-400", "update.primary-unique", "update.username-conflict-409", "update.extension-schemas", "update.protected-attributes"))
+       breaks=("update.patch-replace", "update.patch-operations", "update.value-path-element", "update.operations-in-order", "update.manager", "update.version-changes", "deactivate.accepted", "deactivate.readable", "deactivate.found-by-filter", "domain.update-rejected", "update.round-trip", "update.patch-atomic", "update.remove-needs-path", "update.patch-malformed-400", "update.primary-unique", "update.username-conflict-409", "update.extension-schemas", "update.protected-attributes", "update.value-filter-no-match"))
 def _patch_ignored():
     return ignoring("PATCH")
 
@@ -1200,6 +1350,174 @@ def _version():
     return Rewrite(on_request, on_response)
 
 
+def _assigned(user: dict, path: str) -> bool | None:
+    """Whether the attribute a simple PATCH path names (title, name.givenName, urn:…:department) has a
+    value in the stored `user`; None for a path the server itself refuses."""
+    try:
+        target = parse_path(path)
+    except ScimError:
+        return None
+    container = user.get(ENTERPRISE_USER) if target.target.is_extension else user
+    value = container.get(target.attribute.name) if isinstance(container, dict) else None
+    if target.sub is not None:
+        value = value.get(target.sub.name) if isinstance(value, dict) else None
+    return value not in (None, "", [], {})
+
+
+@fault("replace-absent-refused", "update",
+       "A PATCH replace whose path names an attribute the user does not have (a nickName never set) answers "
+       "400 noTarget instead of adding it.",
+       # Entra's update Replaces title, department and its string-form manager on users that may lack them;
+       # the RFC probes of the version and of a projected PATCH replace a title or nickName never set.
+       breaks=("update.replace-missing-adds", "update.patch-operations", "update.manager",
+               "update.username-conflict-409", "update.version-changes", "filter.projection"),
+       only={"update.patch-operations": ("entra",), "update.manager": ("entra",),
+             "update.username-conflict-409": ("entra",), "update.version-changes": ("rfc",),
+             "filter.projection": ("rfc",)})
+def _replace_absent():
+    def on_request(ex: Exchange) -> Answer | None:
+        if ex.method != "PATCH" or not ex.user_id:
+            return None
+        try:
+            user = ex.state.store.get(ex.user_id)
+        except ScimError:
+            return None
+        for op in patch_ops(ex):  # in order: an earlier operation may have given the attribute a value
+            path = op.get("path")
+            if str(op.get("op", "")).lower() == "replace" and isinstance(path, str) and "[" not in path \
+                    and _assigned(user, path) is False:
+                return error(400, f"No value to replace at '{path}'", "noTarget")
+            try:
+                user = apply_patch(user, {"schemas": [PATCH_OP], "Operations": [op]})
+            except ScimError:
+                return None  # the server refuses the request itself
+        return None
+    return Rewrite(on_request)
+
+
+@fault("value-filter-no-match-ignored", "update",
+       "A PATCH operation whose value filter matches no element (emails[type ne \"work\"].value on a user with "
+       "only a work email) is silently dropped: 200 with the unchanged user instead of 400 noTarget.",
+       breaks=("update.value-filter-no-match",))
+def _no_match_ignored():
+    def on_request(ex: Exchange) -> None:
+        ops = patch_ops(ex)
+        if ex.method != "PATCH" or not ex.user_id or not any("[" in str(op.get("path", "")) for op in ops):
+            return
+        try:
+            user = ex.state.store.get(ex.user_id)
+        except ScimError:
+            return
+        kept = []
+        for op in ops:
+            try:
+                user = apply_patch(user, {"schemas": [PATCH_OP], "Operations": [op]})
+            except ScimError as refused:
+                if refused.scim_type == "noTarget" and "[" in str(op.get("path", "")):
+                    continue
+            kept.append(op)
+        if len(kept) < len(ops):
+            ex.body = {**ex.body, "Operations": kept}
+            nothing_left_to_patch(ex)
+    return Rewrite(on_request)
+
+
+@fault("noop-update-restamps", "update",
+       "Every update stamps a new meta.lastModified and meta.version, even one that changes nothing (a PATCH "
+       "adding an email the user already has).",
+       breaks=("update.add-existing-unchanged", "update.add-existing-succeeds"))
+def _noop_restamps():
+    def adjust(state: ServerState) -> None:
+        state.store._unchanged = lambda updated, current: False
+    return Rewrite(adjust=adjust)
+
+
+@fault("add-existing-conflict", "update",
+       "A PATCH add of a multi-valued element the user already has (the same email value) answers 409 "
+       "uniqueness instead of succeeding without a change.",
+       breaks=("update.add-existing-succeeds",))
+def _add_existing_conflict():
+    def on_request(ex: Exchange) -> Answer | None:
+        if ex.method != "PATCH" or not ex.user_id:
+            return None
+        try:
+            user = ex.state.store.get(ex.user_id)
+        except ScimError:
+            return None
+        for op in patch_ops(ex):
+            path, value = op.get("path"), op.get("value")
+            if str(op.get("op", "")).lower() != "add" or not isinstance(path, str) or "[" in path \
+                    or not isinstance(value, list):
+                continue
+            try:
+                target = parse_path(path)
+            except ScimError:
+                continue
+            held = user.get(target.attribute.name) if target.sub is None else None
+            values = {str(e.get("value")).casefold() for e in held if isinstance(e, dict)} \
+                if isinstance(held, list) else set()
+            if any(isinstance(e, dict) and str(e.get("value")).casefold() in values for e in value):
+                return error(409, f"A value of '{path}' is already there", "uniqueness")
+        return None
+    return Rewrite(on_request)
+
+
+@fault("put-body-id-refused", "update",
+       "A PUT whose body carries an id other than the URL's answers 400 invalidValue (instead of ignoring the "
+       "read-only id).",
+       breaks=("update.readonly-put-ignored",))
+def _put_body_id():
+    def on_request(ex: Exchange) -> Answer | None:
+        body = ex.body
+        if ex.method == "PUT" and ex.user_id and isinstance(body, dict) and "id" in body \
+                and body["id"] != ex.user_id:
+            return error(400, "The id in the body does not match the URL", "invalidValue")
+        return None
+    return Rewrite(on_request)
+
+
+@fault("patch-answers-stale", "update",
+       "A PATCH answered 200 carries the user (and ETag) as it was before the change.",
+       # a deactivating PATCH then answers a user still active (Okta's and Entra's deactivation is a PATCH)
+       breaks=("update.response-reflects-state", "deactivate.accepted"),
+       only={"deactivate.accepted": ("okta", "entra")})
+def _patch_stale():
+    def on_request(ex: Exchange) -> None:
+        if ex.method == "PATCH" and ex.user_id:
+            try:
+                ex.notes["before"] = ex.state.store.get(ex.user_id)
+            except ScimError:
+                return
+
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        before, body = ex.notes.get("before"), answer.body
+        if before is None or answer.status != 200 or not isinstance(body, dict):
+            return
+        meta = body.get("meta")
+        stale = render(before, str(meta.get("location", "")) if isinstance(meta, dict) else "")
+        answer.body = project(stale, ex.param("attributes"), ex.param("excludedAttributes"))
+        answer.headers["etag"] = before["meta"]["version"]
+    return Rewrite(on_request, on_response)
+
+
+@fault("put-answers-empty", "update", "A PUT answers 200 with an empty body instead of the user.",
+       breaks=("update.response-reflects-state",))
+def _put_empty():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if ex.method == "PUT" and ex.user_id and answer.status == 200:
+            answer.raw_body = b""
+    return Rewrite(on_response=on_response)
+
+
+@fault("etag-only-on-get", "update", "Only GET answers carry the ETag header: POST, PUT and PATCH answers lack it.",
+       breaks=("update.etag-header",))
+def _etag_only_on_get():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if is_user_write(ex) and "etag" in answer.headers:
+            del answer.headers["etag"]
+    return Rewrite(on_response=on_response)
+
+
 # ---- deactivate -----------------------------------------------------------------------------
 
 def _ignore_active_change(ex: Exchange, to: bool) -> None:
@@ -1260,7 +1578,8 @@ def _active_string():
 
 
 @fault("active-as-string", "deactivate", "active is returned as the string \"true\"/\"false\" instead of a boolean.",
-       breaks=("schema.user", "schema.list-response", "schema.idp-readable", "deactivate.readable", "create.get-same", "update.round-trip"))
+       breaks=("schema.user", "schema.list-response", "schema.idp-readable", "deactivate.readable", "create.get-same", "update.round-trip",
+               "filter.defaulted-value"))
 def _active_out_string():
     def edit(user: dict) -> None:
         if isinstance(user.get("active"), bool):
@@ -1286,8 +1605,9 @@ def _reactivate_ignored():
 # ---- delete ---------------------------------------------------------------------------------
 
 @fault("delete-soft", "delete", "DELETE answers 204 but the user stays readable and listed.",
-       breaks=("delete.gone-404", "delete.missing-404"),
-       idps=("onelogin", "entra"))
+       breaks=("delete.gone-404", "delete.missing-404", "delete.omitted-from-list", "delete.username-reusable"),
+       idps=("onelogin", "entra"),  # their DELETE; the RFC probe's DELETE (still listed, userName still taken):
+       only={"delete.omitted-from-list": ("rfc",), "delete.username-reusable": ("rfc",)})
 def _soft_delete():
     def on_request(ex: Exchange) -> None:
         if ex.method == "DELETE" and ex.user_id:
@@ -1301,7 +1621,7 @@ def _soft_delete():
 
 
 @fault("delete-twice-204", "delete", "DELETE of an unknown or already deleted id answers 204 instead of 404.",
-       breaks=("delete.missing-404", "guests.id-404"),
+       breaks=("delete.missing-404", "delete.unknown-404", "guests.id-404"),
        only={"delete.missing-404": ("onelogin", "entra")})
 def _delete_twice():
     def on_response(ex: Exchange, answer: Answer) -> None:
@@ -1337,7 +1657,7 @@ def _delete_200():
 
 @fault("delete-unsupported-405", "delete",
        "DELETE /Users/{id} is not implemented: 405 Method Not Allowed for every id (users can only be deactivated).",
-       breaks=("delete.accepted", "delete.missing-404"),  # an unknown id answers 405 too, not 404
+       breaks=("delete.accepted", "delete.unknown-404"),  # an unknown id answers 405 too, not 404
        idps=("onelogin", "entra"))  # only they send DELETE
 def _delete_405():
     def on_request(ex: Exchange) -> Answer | None:
@@ -1347,6 +1667,73 @@ def _delete_405():
             return answer
         return None
     return Rewrite(on_request)
+
+
+def _deleting(store: UserStore, then: Callable[[dict], None]) -> None:
+    """Wrap `store.delete`: after a user is deleted, `then(the user as it was)` (its tombstone)."""
+    delete = store.delete
+
+    def delete_remembering(user_id: str, if_match: str | None = None) -> None:
+        try:
+            user = store.get(user_id)
+        except ScimError:
+            user = None
+        delete(user_id, if_match)
+        if user is not None:
+            then(user)
+    store.delete = delete_remembering
+
+
+@fault("delete-soft-listed", "delete",
+       "A deleted user stays in the unfiltered GET /Users list, marked active false (a soft delete the list query "
+       "does not exclude); GET by id answers 404 and filters no longer find it.",
+       breaks=("delete.omitted-from-list",))
+def _soft_listed():
+    def adjust(state: ServerState) -> None:
+        store, tombstones = state.store, []
+        query = store.query
+        _deleting(store, lambda user: tombstones.append({**user, "active": False}))
+
+        def listed(flt, start: int, count: int) -> tuple[int, list[dict]]:
+            if flt is not None or not tombstones:
+                return query(flt, start, count)
+            everyone = query(None, 1, sys.maxsize)[1] + [dict(user) for user in list(tombstones)]
+            return len(everyone), everyone[start - 1:start - 1 + count]
+        store.query = listed
+    return Rewrite(adjust=adjust)
+
+
+@fault("delete-username-held", "delete",
+       "A deleted user's userName stays claimed (a unique index that still covers deleted rows): creating a user "
+       "with it again, or renaming one to it, answers 409 uniqueness.",
+       breaks=("delete.username-reusable",))
+def _username_held():
+    def adjust(state: ServerState) -> None:
+        store, held = state.store, set()
+        claim = store._claim
+        _deleting(store, lambda user: held.add(store.key(user["userName"])))
+
+        def claim_unless_held(user_name: str, owner: str | None) -> None:
+            if store.key(user_name) in held:
+                raise ScimError(409, f"userName '{user_name}' is already taken", "uniqueness")
+            claim(user_name, owner)
+        store._claim = claim_unless_held
+    return Rewrite(adjust=adjust)
+
+
+@fault("id-derived-from-username", "delete",
+       "The id is derived from the userName (a UUID v5 of the case-folded name), so a user created again with a "
+       "deleted user's userName gets the deleted user's id.",
+       breaks=("delete.id-not-reused",))
+def _id_from_username():
+    def adjust(state: ServerState) -> None:
+        store = state.store
+
+        def new_id(user: dict) -> str:
+            derived = str(uuid.uuid5(uuid.NAMESPACE_URL, str(user["userName"]).casefold()))
+            return derived if derived not in store._users else str(uuid.uuid4())  # a renamed user's old name
+        store.new_id = new_id
+    return Rewrite(adjust=adjust)
 
 
 # ---- email-domain rule ---------------------------------------------------------------------
@@ -1532,7 +1919,7 @@ def _status_int():
 
 @fault("errors-not-scim", "errors",
        "Error bodies use a vendor envelope {\"errors\":[{\"message\":...}]} (Asana REST) without the Error URN.",
-       breaks=("errors.scim-error-body", "errors.content-type", "errors.idp-content-type", "schema.idp-readable", "token.error-body", "create.duplicate-uniqueness", "create.unknown-id-404", "update.unknown-id-404", "errors.malformed-400", "filter.invalid-400", "filter.unquoted-tolerated", "domain.invalid-value", "create.username-required", "errors.unknown-endpoint-404", "update.remove-needs-path", "update.patch-malformed-400", "update.username-conflict-409", "update.protected-attributes"))
+       breaks=("errors.scim-error-body", "errors.content-type", "errors.idp-content-type", "schema.idp-readable", "token.error-body", "create.duplicate-uniqueness", "create.unknown-id-404", "update.unknown-id-404", "errors.malformed-400", "filter.invalid-400", "filter.unquoted-tolerated", "domain.invalid-value", "create.username-required", "errors.unknown-endpoint-404", "update.remove-needs-path", "update.patch-malformed-400", "update.protected-attributes", "update.value-filter-no-match"))
 def _vendor_errors():
     def edit(answer: Answer, body: dict) -> None:
         answer.body = {"errors": [{"message": body.get("detail", "")}]}
@@ -1542,7 +1929,8 @@ def _vendor_errors():
 
 @fault("errors-scim-type-always-invalid-value", "errors",
        "Every 400 error names scimType invalidValue, also for an unparsable body or a bad filter.",
-       breaks=("errors.scim-type", "filter.invalid-400", "update.remove-needs-path", "update.protected-attributes"))
+       breaks=("errors.scim-type", "filter.invalid-400", "update.remove-needs-path", "update.protected-attributes",
+               "update.value-filter-no-match"))
 def _scim_type_invalid_value():
     def edit(answer: Answer, body: dict) -> None:
         if answer.status == 400:
@@ -1658,7 +2046,8 @@ def _projection_ignored():
 
 
 @fault("discovery-etag-claimed-not-sent", "discovery",
-       "/ServiceProviderConfig says etag is supported, but no response carries an ETag header.", breaks=("discovery.etag-advertised", "update.version-changes"))
+       "/ServiceProviderConfig says etag is supported, but no response carries an ETag header.",
+       breaks=("discovery.etag-advertised", "update.etag-header"))
 def _etag_not_sent():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if "etag" in answer.headers:
@@ -1687,6 +2076,18 @@ def _patch_attributes_204():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if ex.method == "PATCH" and ex.param("attributes") and answer.status == 200:
             answer.replace(Answer(204, MutableHeaders()))
+    return Rewrite(on_response=on_response)
+
+
+@fault("discovery-schemas-incomplete", "discovery",
+       "/Schemas lists the core User schema only, while /ResourceTypes declares the enterprise extension.",
+       breaks=("discovery.schemas",))
+def _schemas_incomplete():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        body = answer.body
+        if ex.path.rstrip("/") == "/Schemas" and answer.status == 200 and isinstance(body, dict):
+            kept = [r for r in body.get("Resources", []) if not (isinstance(r, dict) and r.get("id") == ENTERPRISE_USER)]
+            answer.body = {**body, "Resources": kept, "totalResults": len(kept), "itemsPerPage": len(kept)}
     return Rewrite(on_response=on_response)
 
 

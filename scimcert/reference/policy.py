@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import invalid_value, mutability
+from .precis import check_username
 
 
 def email_domain(address: object) -> str | None:
@@ -55,9 +56,11 @@ class Policy:
             )
 
     def check_user(self, user: dict) -> None:
-        """userName is an email on an organization domain; so is the primary (or only) email."""
+        """userName is an email on an organization domain, without control or invisible format characters;
+        the primary (or only) email is on an organization domain too."""
         if not user.get("userName"):
             raise invalid_value("userName is required and must not be empty")
+        check_username(user["userName"])  # PRECIS enforcement (RFC 7644 §5): no control or format characters
         self.check_address("userName", user["userName"])
         email = primary_email(user)
         if email is not None:

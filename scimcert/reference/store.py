@@ -1,8 +1,9 @@
 """In-memory user store, safe under concurrent requests.
 
 One lock guards every read-modify-write, so a check-then-write (uniqueness, If-Match, PATCH)
-is atomic. Users are kept in insertion order for stable paging; an index on the case-folded
-userName makes lookups and uniqueness checks O(1). Guests live apart and are never returned.
+is atomic. Users are kept in insertion order for stable paging; an index on the userName as PRECIS
+compares it (precis.username_key: width-mapped, case-folded, NFC; RFC 7644 §5) makes lookups and
+uniqueness checks O(1). Guests live apart and are never returned.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime, timezone
 
 from .errors import ScimError, not_found, uniqueness
 from .filter import Filter, username_equality
+from .precis import username_key
 from .tenant import Guest
 
 
@@ -31,7 +33,7 @@ class UserStore:
         self._by_user_name: dict[str, str] = {}
         self._versions = itertools.count(1)
         self.guests = {g.id: g for g in guests}
-        self.key = str.casefold  # userName index key: uniqueness and lookups are case-insensitive
+        self.key = username_key  # userName index key: uniqueness and lookups compare as PRECIS does
 
     def __len__(self) -> int:
         return len(self._users)
@@ -45,17 +47,29 @@ class UserStore:
             "version": f'W/"{next(self._versions)}"',
         }
 
+    @staticmethod
+    def _unchanged(updated: dict, current: dict) -> bool:
+        """Whether an update leaves every attribute as it was (what the store assigns, id and meta, aside)."""
+        def attributes(user: dict) -> dict:
+            return {k: v for k, v in user.items() if k not in ("id", "meta")}
+        return attributes(updated) == attributes(current)
+
     def _claim(self, user_name: str, owner: str | None) -> None:
         holder = self._by_user_name.get(self.key(user_name))
         if holder is not None and holder != owner:
             raise uniqueness(f"userName '{user_name}' is already taken")
+
+    def new_id(self, user: dict) -> str:
+        """The id of a user being created: random, never derived from its values, so never one a deleted
+        user had (RFC 7643 §3.1: «a stable, non-reassignable identifier»)."""
+        return str(uuid.uuid4())
 
     def create(self, user: dict) -> dict:
         """Store a new user under a fresh id; 409 uniqueness when the userName is taken."""
         with self._lock:
             self._claim(user["userName"], None)
             stored = copy.deepcopy(user)
-            stored["id"] = str(uuid.uuid4())
+            stored["id"] = self.new_id(stored)
             self._stamp(stored)
             self._users[stored["id"]] = stored
             self._order.append(stored["id"])
@@ -81,14 +95,19 @@ class UserStore:
             raise ScimError(412, f"Version mismatch: the resource is at {user['meta']['version']}")
 
     def update(self, user_id: str, change: Callable[[dict], dict], if_match: str | None = None) -> dict:
-        """Atomically replace a user by `change(current copy)`; id, created and index follow."""
+        """Atomically replace a user by `change(current copy)`; id, created and index follow. A change that
+        leaves every attribute as it was keeps meta (lastModified, version): RFC 7644 §3.5.2.1, an add of a
+        value already there «SHALL NOT change the modify timestamp of the resource»."""
         with self._lock:
             current = self._require(user_id)
             self._check_version(current, if_match)
             updated = change(copy.deepcopy(current))
             self._claim(updated["userName"], user_id)
             updated["id"] = user_id
-            self._stamp(updated, created=current["meta"]["created"])
+            if self._unchanged(updated, current):
+                updated["meta"] = copy.deepcopy(current["meta"])
+            else:
+                self._stamp(updated, created=current["meta"]["created"])
             del self._by_user_name[self.key(current["userName"])]
             self._by_user_name[self.key(updated["userName"])] = user_id
             self._users[user_id] = updated
