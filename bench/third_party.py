@@ -42,8 +42,9 @@ const handlers = (kind) => { const store = stores[kind]; return {
       throw new SCIMMY.Types.Error(409, "uniqueness", `${key} already in use`);
     const old = res.id ? store.get(res.id) : null;
     if (res.id && !old) throw new SCIMMY.Types.Error(404, null, `Resource ${res.id} not found`);
-    const id = res.id ?? randomUUID();
-    const r = {...JSON.parse(JSON.stringify(inst)), id, meta: {created: old?.meta.created ?? now, lastModified: now}};
+    const id = res.id ?? randomUUID(), body = JSON.parse(JSON.stringify(inst)), plain = (x) => JSON.stringify({...x, id, meta: null});
+    const same = old && plain(old) === plain(body);  // a write that changes nothing keeps its lastModified
+    const r = {...body, id, meta: {created: old?.meta.created ?? now, lastModified: same ? old.meta.lastModified : now}};
     store.set(id, r); return r; },
   egress: (res) => { if (res.id) { const r = store.get(res.id);
       if (!r) throw new SCIMMY.Types.Error(404, null, `Resource ${res.id} not found`); return r; }

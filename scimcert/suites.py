@@ -129,6 +129,54 @@ def given_user(client, idp, users, *, domain: str | None = None, variant: str = 
     return new, user_id
 
 
+def is_users_endpoint(client, endpoint: object) -> bool:
+    """A resource type's endpoint naming /Users: "Users", "/Users", or any reference resolving to the base URL's
+    /Users (RFC 7643 §6: «relative to the Base URL»; §2.3.7)."""
+    text = str(endpoint or "").rstrip("/")
+    return text.lstrip("/") == "Users" or client.resolve(text) == client.base_url + "/Users"
+
+
+def user_resource_type(client, discovered: dict):
+    """(the schema URIs GET /ResourceTypes declares for the User resource type: its schema and schemaExtensions,
+    or None when it lists no resource type at the Users endpoint; the answer). Read once per run: a 200 answer
+    is kept in the session's `discovered`."""
+    answer = discovered.get("ResourceTypes")
+    if answer is None:
+        answer = client.raw("GET", "/ResourceTypes", label="RFC GET /ResourceTypes")
+        if answer.status == 200:
+            discovered["ResourceTypes"] = answer
+    for resource_type in resources(answer):
+        if is_users_endpoint(client, resource_type.get("endpoint")):
+            extensions = resource_type.get("schemaExtensions")
+            named = [resource_type.get("schema"),
+                     *(dig(e, "schema") for e in (extensions if isinstance(extensions, list) else []))]
+            return [urn for urn in named if isinstance(urn, str)], answer
+    return None, answer
+
+
+def returned_always(client, discovered: dict) -> set[str]:
+    """The core User attributes GET /Schemas declares «returned: "always"» (RFC 7643 §7), lower-cased; read once
+    per run (kept in the session's `discovered`). Empty where /Schemas does not say."""
+    answer = discovered.get("Schemas")
+    if answer is None:
+        answer = client.raw("GET", "/Schemas", label="RFC GET /Schemas")
+        if answer.status == 200:
+            discovered["Schemas"] = answer
+    user = next((s for s in resources(answer) if isinstance(s, dict) and s.get("id") == CORE_USER), {})
+    attributes = user.get("attributes") if isinstance(user.get("attributes"), list) else []
+    return {str(a.get("name")).lower() for a in attributes if isinstance(a, dict) and a.get("returned") == "always"}
+
+
+def needs_extension(client, discovered: dict, urn: str) -> None:
+    """Skip the check when GET /ResourceTypes names a User resource type without the schema extension `urn`:
+    a server is «free to alter and/or ignore POSTed content» it does not support (RFC 7644 §3.3,
+    https://www.rfc-editor.org/rfc/rfc7644#section-3.3). A target with no User resource type there is judged."""
+    declared, _ = user_resource_type(client, discovered)
+    if declared is not None and urn.lower() not in {u.lower() for u in declared}:
+        pytest.skip(f"the target does not declare the extension {urn} for Users (GET /ResourceTypes): "
+                    "nothing it must store")
+
+
 def rfc_user(client, users, *, omit: tuple[str, ...] = (), **extra: Any):
     """A user created by an RFC POST /Users (no IdP's template), for the RFC probes: (NewUser, its id, the
     body sent; `extra` added, `omit` left out). A precondition like given_user: skips when the target cannot

@@ -37,5 +37,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def discovered() -> dict:
     """What checks read once per run (per xdist worker) and share, filled by the first check that needs it:
-    e.g. "ResourceTypes", the GET /ResourceTypes answer (test_create.py's _user_resource_type)."""
+    e.g. "ResourceTypes", the GET /ResourceTypes answer (scimcert.suites.user_resource_type)."""
     return {}

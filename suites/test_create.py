@@ -5,6 +5,7 @@ is filter.username-eq plus the update checks.)"""
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 import uuid
 from urllib.parse import urljoin
@@ -20,8 +21,10 @@ from scimcert.suites import (
     is_scim_error,
     judge_round_trip,
     needs,
+    needs_extension,
     resources,
     rfc_user,
+    user_resource_type,
     values_for,
     variant_params,
     write_request,
@@ -44,35 +47,11 @@ def _sent(body: object) -> dict[tuple[str, ...], object]:
     return {path: dig(body, *path) for path in paths if dig(body, *path) is not None}
 
 
-def _is_users_endpoint(client, endpoint: object) -> bool:
-    """A resource type's endpoint naming /Users, relative or absolute (as test_discovery.py reads it)."""
-    text = str(endpoint or "").rstrip("/")
-    return text.lstrip("/") == "Users" or client.resolve(text) == client.base_url + "/Users"
-
-
-def _user_resource_type(client, discovered: dict):
-    """(the schema URIs GET /ResourceTypes declares for the User resource type: its schema and schemaExtensions,
-    or None when it lists no resource type at the Users endpoint; the answer). Read once per run: a 200 answer
-    is kept in the session's `discovered`."""
-    answer = discovered.get("ResourceTypes")
-    if answer is None:
-        answer = client.raw("GET", "/ResourceTypes", label="RFC GET /ResourceTypes")
-        if answer.status == 200:
-            discovered["ResourceTypes"] = answer
-    for resource_type in resources(answer):
-        if _is_users_endpoint(client, resource_type.get("endpoint")):
-            extensions = resource_type.get("schemaExtensions")
-            named = [resource_type.get("schema"),
-                     *(dig(e, "schema") for e in (extensions if isinstance(extensions, list) else []))]
-            return [urn for urn in named if isinstance(urn, str)], answer
-    return None, answer
-
-
 def _judge_schemas_declared(verdict, client, discovered: dict, read) -> None:
     """schema.schemas-declared: every URI in the user's schemas is declared for the User resource type (compared
     without case). Not judged where /ResourceTypes lists no User resource type (discovery.resource-types judges
     that) or the user has no schemas list (schema.user judges that)."""
-    declared, types = _user_resource_type(client, discovered)
+    declared, types = user_resource_type(client, discovered)
     listed = dig(read.json, "schemas")
     if declared is None:
         verdict.skip("schema.schemas-declared", f"GET /ResourceTypes ({types.status or types.error}) lists no User "
@@ -88,8 +67,23 @@ def _judge_schemas_declared(verdict, client, discovered: dict, read) -> None:
                       actual=f"undeclared: {undeclared}" if undeclared else listed, exchange=read)
 
 
+def _judge_countries(verdict, read) -> None:
+    """schema.address-country: each address country of the user read back is an ISO 3166-1 alpha-2 code. The
+    IdPs' creates send alpha-2 codes only (OneLogin's template: "IE"), so another form is the server's doing."""
+    addresses = dig(read.json, "addresses")
+    countries = [dig(a, "country") for a in addresses if isinstance(a, dict) and dig(a, "country") is not None] \
+        if isinstance(addresses, list) else []
+    if not countries:
+        verdict.skip("schema.address-country", "the user read back has no address with a country")
+        return
+    other = [c for c in countries if not (isinstance(c, str) and re.fullmatch(r"[A-Za-z]{2}", c))]
+    verdict.check("schema.address-country", not other, "every address country is an ISO 3166-1 alpha-2 code",
+                  expected="two letters, e.g. IE", actual=other or countries, exchange=read)
+
+
 @pytest.mark.requirement("create.created-201", "create.echo-values", "create.location", "create.get-same",
-                         "create.round-trip", "create.password-never-returned", "schema.schemas-declared")
+                         "create.round-trip", "create.password-never-returned", "schema.schemas-declared",
+                         "schema.address-country")
 def test_create_user(idp, client, verdict, users, discovered):
     """Sends the IdP's assignment of a new user: its lookups (Okta, OneLogin: filter on userName; Entra:
     on userName and externalId), then its POST /Users (Okta: password placeholder, groups, externalId;
@@ -145,6 +139,7 @@ def test_create_user(idp, client, verdict, users, discovered):
     if read.status == 200:
         judge_round_trip(verdict, "create.round-trip", request.body, read, skip={".".join(path) for path in sent})
         _judge_schemas_declared(verdict, client, discovered, read)
+        _judge_countries(verdict, read)
 
     found = client.send(idp.request("findUser", userName=new.userName))
     listed = [r for r in resources(found) if r.get("id") == user_id]
@@ -165,13 +160,16 @@ def _enterprise_variant(idp) -> str:
 
 
 @pytest.mark.requirement("create.enterprise-extension")
-def test_create_with_enterprise_extension(idp, client, verdict, users):
+def test_create_with_enterprise_extension(idp, client, verdict, users, discovered):
     """Sends the IdP's create with enterprise attributes mapped (Okta, Entra: the extension URN in schemas,
     department under it, core title; OneLogin: its template, which always carries them), then reads the
     user back.
 
     Verifies: department comes back under the extension URN, which schemas lists (RFC 7643 §3.3, §4.3).
+    Skipped where GET /ResourceTypes shows the target does not offer the extension (RFC 7644 §3.3: a server
+    is «free to alter and/or ignore POSTed content»).
     """
+    needs_extension(client, discovered, ENTERPRISE)
     request = idp.request("createUser", _enterprise_variant(idp), **values_for(
         users.new(), title="Staff Engineer", department="Platform Reliability"))
     answer = client.send(request)

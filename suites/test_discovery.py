@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from scimcert.suites import CORE_USER, PATCH_OP, dig, resources, rfc_user
+from scimcert.suites import CORE_USER, PATCH_OP, dig, is_users_endpoint, resources, rfc_user
 from scimcert.validation import validate
 
 
@@ -24,11 +24,6 @@ def _judge_schema(verdict, requirement: str, kind: str, answer) -> None:
                       actual=_short(str(violation)), exchange=answer)
     if not violations:
         verdict.check(requirement, True, f"the body is a valid {kind}", exchange=answer)
-
-
-def _is_users_endpoint(client, endpoint: object) -> bool:
-    text = str(endpoint or "").rstrip("/")
-    return text.lstrip("/") == "Users" or client.resolve(text) == client.base_url + "/Users"
 
 
 def _advertised(client, feature: str):
@@ -79,7 +74,7 @@ def test_resource_types(client, verdict):
     """
     answer = _get(client, verdict, "discovery.resource-types", "/ResourceTypes")
     _judge_schema(verdict, "discovery.resource-types", "resource-type-list", answer)
-    users = [r for r in resources(answer) if _is_users_endpoint(client, r.get("endpoint"))]
+    users = [r for r in resources(answer) if is_users_endpoint(client, r.get("endpoint"))]
     verdict.check("discovery.resource-types", any(r.get("schema") == CORE_USER for r in users),
                   "a resource type serves /Users with the core User schema",
                   expected={"endpoint": "/Users", "schema": CORE_USER},
@@ -105,7 +100,7 @@ def test_schemas(client, verdict):
                   actual=listed or answer.excerpt(200), exchange=answer)
     types = client.raw("GET", "/ResourceTypes", label="RFC GET /ResourceTypes")
     for resource_type in resources(types):
-        if not _is_users_endpoint(client, resource_type.get("endpoint")):
+        if not is_users_endpoint(client, resource_type.get("endpoint")):
             continue
         named = [resource_type.get("schema"), *(dig(e, "schema") for e in resource_type.get("schemaExtensions") or [])]
         missing = [urn for urn in named if urn not in listed]

@@ -18,6 +18,7 @@ from scimcert.suites import (
     is_scim_error,
     judge_round_trip,
     needs,
+    needs_extension,
     refused_operations,
     rfc_patch,
     rfc_user,
@@ -437,6 +438,9 @@ def test_rename_onto_a_taken_username(idp, client, verdict, users, variant):
     new, user_id = given_user(client, idp, users)
     request = write_request(client, idp, "updateUser", new, user_id, variant, userName=taken.userName.swapcase())
     answer = client.send(request)
+    if answer.status == 501:
+        pytest.skip(f"the target does not implement {request.method} (501): no rename to judge (the update itself "
+                    "is judged by update.put-replace and update.patch-replace)")
     verdict.check("update.username-conflict-409", answer.status in (400, 409)
                   and dig(answer.json, "scimType") in (None, "uniqueness"),
                   "the update onto a taken userName is refused as a conflict",
@@ -485,7 +489,7 @@ def test_protected_attributes_are_kept(client, verdict, users, operation):
 
 
 @pytest.mark.requirement("update.extension-schemas")
-def test_extension_attribute_adds_its_schema(client, verdict, users):
+def test_extension_attribute_adds_its_schema(client, verdict, users, discovered):
     """Creates a user with the core schema only (RFC POST /Users), then sends an RFC PATCH add of the
     enterprise department (path urn:…:enterprise:2.0:User:department) and reads the user back.
 
@@ -493,6 +497,7 @@ def test_extension_attribute_adds_its_schema(client, verdict, users):
     §3.5.2, https://www.rfc-editor.org/rfc/rfc7644#section-3.5.2: the representation's "schemas" reflect
     the extensions the resource holds).
     """
+    needs_extension(client, discovered, ENTERPRISE)
     _, user_id, _ = rfc_user(client, users)
     answer = rfc_patch(client, user_id, {
         "schemas": [PATCH_OP], "Operations": [{"op": "add", "path": f"{ENTERPRISE}:department", "value": "Research"}]},

@@ -337,6 +337,19 @@ def _(c, server):
     return response.headers.get("location", "").endswith(f"/Users/{response.json()['id']}")
 
 
+@case("country-as-name", correct="IE", faulty="Ireland")
+def _(c, server):
+    user = new_user(c, addresses=[{"type": "work", "country": "IE", "primary": True}])
+    return c.get(f"/Users/{user['id']}").json()["addresses"][0]["country"]
+
+
+@case("create-answers-before-defaults", correct=(True, True), faulty=(False, True))
+def _(c, server):
+    body = {k: v for k, v in user_body().items() if k != "active"}
+    created = c.post("/Users", json=body).json()
+    return "active" in created, c.get(f"/Users/{created['id']}").json().get("active")
+
+
 @case("create-lowercases-username", correct=(True, True), faulty=(False, False))
 def _(c, server):
     name = unique_user_name(stem="Camel.Case")
@@ -689,6 +702,14 @@ def _(c, server):
 @case("patch-answers-stale", correct="Patched", faulty=None)
 def _(c, server):
     return patch(c, new_user(c)["id"], replace("title", "Patched")).json().get("title")
+
+
+@case("put-stores-groups", correct=[], faulty=["g1"])
+def _(c, server):
+    user = new_user(c)
+    body = {**user_body(user["userName"]), "groups": [{"value": "g1"}]}
+    c.put(f"/Users/{user['id']}", json=body)
+    return [g["value"] for g in c.get(f"/Users/{user['id']}").json().get("groups", [])]
 
 
 @case("put-answers-empty", correct=(200, True), faulty=(200, False))

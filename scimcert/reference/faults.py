@@ -146,6 +146,14 @@ def error(status: int, detail: str, scim_type: str | None = None) -> Answer:
     return Answer.json(status, ScimError(status, detail, scim_type).body())
 
 
+def without_header(name: str, when: Callable[[Exchange], bool]) -> Rewrite:
+    """A layer that drops the response header `name` from the answers to the requests `when` selects."""
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if when(ex) and name in answer.headers:
+            del answer.headers[name]
+    return Rewrite(on_response=on_response)
+
+
 def html(status: int, text: str) -> Answer:
     page = f"<html><body><h1>{status}</h1><p>{text}</p></body></html>".encode()
     return Answer(status, MutableHeaders({"content-type": "text/html; charset=utf-8"}), page)
@@ -658,10 +666,38 @@ def _create_200():
 @fault("create-no-location", "create", "POST /Users answers without a Location header.",
        breaks=("create.location",))
 def _no_location():
+    return without_header("location", _is_create)
+
+
+COUNTRY_NAMES = {"IE": "Ireland", "US": "United States", "SE": "Sweden", "DE": "Germany"}
+
+
+@fault("country-as-name", "create",
+       'Address countries are stored as English names: "IE" comes back as "Ireland".',
+       breaks=("schema.address-country", "update.value-path-element", "create.round-trip", "update.round-trip"))
+def _country_names():
+    def edit(user: dict) -> None:
+        for address in user.get("addresses") or []:
+            if isinstance(address, dict) and isinstance(address.get("country"), str):
+                address["country"] = COUNTRY_NAMES.get(address["country"].upper(), address["country"])
+    return Rewrite(on_response=edit_users(edit))
+
+
+@fault("create-answers-before-defaults", "create",
+       "The 201 of a create is the user as sent, before the server's defaults: a user created without active "
+       "is answered without it, though it is stored (and read back) active.",
+       breaks=("update.response-reflects-state",))
+def _create_before_defaults():
+    def on_request(ex: Exchange) -> None:
+        body = ex.body
+        ex.notes["active sent"] = isinstance(body, dict) and any(str(k).lower() == "active" for k in body)
+
     def on_response(ex: Exchange, answer: Answer) -> None:
-        if _is_create(ex) and "location" in answer.headers:
-            del answer.headers["location"]
-    return Rewrite(on_response=on_response)
+        body = answer.body
+        if _is_create(ex) and answer.status == 201 and not ex.notes.get("active sent") and isinstance(body, dict):
+            body.pop("active", None)
+            answer.body = body
+    return Rewrite(on_request, on_response)
 
 
 @fault("create-lowercases-username", "create",
@@ -755,8 +791,8 @@ _SCHEMA_KEYS = {"schemas", "id", "externalid", "meta"}
 
 @fault("create-rejects-unknown-attributes", "create",
        "A POST/PUT body with password, groups or an attribute outside the User schema (Okta sends them) answers 400.",
-       breaks=("create.created-201", "create.enterprise-extension", "update.unknown-id-404"),
-       idps=("okta",))
+       breaks=("create.created-201", "create.enterprise-extension", "update.unknown-id-404", "update.readonly-put-ignored"),
+       idps=("okta",), only={"update.readonly-put-ignored": ("rfc",)})
 def _strict_attributes():
     known = set(attributes_of(CORE_USER)) - {"password", "groups"}
 
@@ -1132,7 +1168,7 @@ def _not_atomic():
 @fault("patch-primary-ignored", "update",
        "An email a PATCH adds with primary true is stored as not primary; the old primary stays.",
        # an add of the primary email a user already has stores a second, non-primary copy of it
-       breaks=("update.primary-unique", "update.add-existing-unchanged", "update.add-existing-succeeds"))
+       breaks=("update.primary-unique", "update.add-existing-succeeds"))
 def _primary_ignored():
     def on_request(ex: Exchange) -> None:
         if ex.method != "PATCH" or not ex.user_id:
@@ -1500,6 +1536,22 @@ def _patch_stale():
     return Rewrite(on_request, on_response)
 
 
+@fault("put-stores-groups", "update",
+       "A PUT stores the groups its body carries, though groups is read-only on a User (memberships are made "
+       "on the Group).",
+       breaks=("update.readonly-put-ignored",))
+def _put_stores_groups():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        groups = ex.body.get("groups") if isinstance(ex.body, dict) else None
+        if ex.method == "PUT" and ex.user_id and answer.status == 200 and isinstance(groups, list) and groups:
+            try:
+                stored = ex.state.store.update(ex.user_id, lambda user: {**user, "groups": groups})
+            except ScimError:
+                return
+            answer.body = render(stored, f"/Users/{ex.user_id}")
+    return Rewrite(on_response=on_response)
+
+
 @fault("put-answers-empty", "update", "A PUT answers 200 with an empty body instead of the user.",
        breaks=("update.response-reflects-state",))
 def _put_empty():
@@ -1512,10 +1564,7 @@ def _put_empty():
 @fault("etag-only-on-get", "update", "Only GET answers carry the ETag header: POST, PUT and PATCH answers lack it.",
        breaks=("update.etag-header",))
 def _etag_only_on_get():
-    def on_response(ex: Exchange, answer: Answer) -> None:
-        if is_user_write(ex) and "etag" in answer.headers:
-            del answer.headers["etag"]
-    return Rewrite(on_response=on_response)
+    return without_header("etag", is_user_write)
 
 
 # ---- deactivate -----------------------------------------------------------------------------
@@ -2049,10 +2098,7 @@ def _projection_ignored():
        "/ServiceProviderConfig says etag is supported, but no response carries an ETag header.",
        breaks=("discovery.etag-advertised", "update.etag-header"))
 def _etag_not_sent():
-    def on_response(ex: Exchange, answer: Answer) -> None:
-        if "etag" in answer.headers:
-            del answer.headers["etag"]
-    return Rewrite(on_response=on_response)
+    return without_header("etag", lambda ex: True)
 
 
 @fault("discovery-paged", "discovery",
