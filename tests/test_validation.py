@@ -699,3 +699,12 @@ def test_null_is_unassigned_in_meta_and_list_paging():
     empty = {"schemas": [LIST_RESPONSE], "totalResults": 0, "startIndex": None, "itemsPerPage": None, "Resources": None}
     assert validate("user-list", empty) == []
     assert pointers(validate("user-list", {**empty, "totalResults": 1})) == ["/Resources"]
+
+
+def test_spc_needs_an_authentication_scheme_and_takes_nulls_where_optional():
+    """RFC 7643 §5: authenticationSchemes is REQUIRED, so [] (unassigned, §2.5) is a violation; an optional
+    member such as a scheme's primary may be null."""
+    spc = copy.deepcopy(RFC_SPC)
+    spc["authenticationSchemes"][0]["primary"] = None
+    assert validate("service-provider-config", spc) == []
+    assert pointers(validate("service-provider-config", {**spc, "authenticationSchemes": []})) == ["/authenticationSchemes"]
