@@ -42,7 +42,7 @@ def remove_user(client: ScimClient, user_id: str, *, label: str = "cleanup") -> 
     answer or a 5xx is tried again (ATTEMPTS in all, PAUSE apart). Never raises."""
     for attempt in range(ATTEMPTS):
         gone = client.raw("DELETE", f"/Users/{user_id}", label=label)
-        if gone.status is not None and gone.status < 500:
+        if gone.status is not None and gone.status < 500 or unreachable(gone):
             break
         if attempt + 1 < ATTEMPTS:
             time.sleep(PAUSE)
@@ -56,6 +56,11 @@ def remove_user(client: ScimClient, user_id: str, *, label: str = "cleanup") -> 
             return Removal("deactivated", "deactivated (DELETE unsupported)")
         return Removal("left", "left active")
     return Removal("left", f"DELETE answered {gone.status or gone.error}")
+
+
+def unreachable(exchange: Exchange) -> bool:
+    """The target refused the connection: nobody listens there, so no later request would fare better."""
+    return exchange.status is None and "ConnectError" in (exchange.error or "")
 
 
 def _is_users(url: str) -> bool:
@@ -133,14 +138,18 @@ class Tracker:
         no answer are looked up by userName first."""
         for user_name in self.unanswered:
             self._look_up(client, user_name)
+        refused = False
         for user_id, user_name in list(self.created.items()):
             if until is not None and time.monotonic() > until:
                 state = "not deleted: cleanup ran out of time"
+            elif refused:
+                state = "not deleted: the target refused connections"
             else:
                 removal = remove_user(client, user_id, label="cleanup")
                 if removal.removed:
                     continue  # observe() has seen the DELETE (or its 404) and forgotten the id
                 state = removal.state
+                refused = "ConnectError" in state
             with self._lock:
                 self.created.pop(user_id, None)
                 self.leftovers.append({"id": user_id, "userName": user_name, "state": state})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -297,3 +298,31 @@ def test_an_unusable_run_tag_is_a_usage_error(tenant):
     assert result.returncode == 2 and "--run-tag" in result.stderr
     assert set(RUN_A_USERS) <= set(after)
 
+
+
+def test_cleanup_stops_at_once_when_the_target_refuses_connections(tenant):
+    """A target that is gone (connection refused) gets one DELETE, not one per user with retries: every user
+    is listed as a leftover with why, and users whose create got no answer as possibly created."""
+    tracker = Tracker()
+    with ReferenceServer(tenant) as server:
+        base_url, token = server.base_url, server.token
+        client = ScimClient(base_url, token, redactor=Redactor([token]), timeout=10, listeners=[tracker.observe])
+        created = [client.raw("POST", "/Users", body={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                                      "userName": name}) for name in RUN_B_USERS]
+        assert [c.status for c in created] == [201, 201]
+    tracker.unanswered.append("never.answered@example.com")
+    sent = []
+    tracker_client = ScimClient(base_url, token, redactor=Redactor([token]), timeout=10,
+                                listeners=[tracker.observe, sent.append])
+    started = time.monotonic()
+    try:
+        tracker.clean(tracker_client)
+    finally:
+        tracker_client.close()
+        client.close()
+    assert time.monotonic() - started < 5
+    assert [e.method for e in sent] == ["GET", "DELETE"]  # the lookup, then one DELETE; nothing after the refusal
+    states = {u["userName"]: u["state"] for u in tracker.leftovers}
+    assert states["never.answered@example.com"].startswith("possibly created")
+    assert sorted(s for name, s in states.items() if name in RUN_B_USERS)[1] == "not deleted: the target refused connections"
+    assert {name for name in states} == {*RUN_B_USERS, "never.answered@example.com"}

@@ -7,12 +7,15 @@ are layers wrapped around it from outside (see faults.py, chaos.py), never branc
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.endpoints import HTTPEndpoint
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -24,6 +27,7 @@ from . import discovery
 from .errors import ScimError, invalid_syntax, invalid_value
 from .filter import parse_filter
 from .http import SCIM_JSON, BearerAuth, BodyLimit, ScimResponse, error_response
+from .limits import check_operations, check_values
 from .patch import apply_patch
 from .policy import Policy
 from .representation import project, render
@@ -33,6 +37,8 @@ from .tenant import Tenant
 from .values import normalize_user
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+ARRIVALS_KEPT = 10_000  # the arrival times kept for measurement: per-request state never grows without bound
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
 @dataclass
@@ -45,7 +51,7 @@ class ServerState:
     requests_by_method: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
     peak_in_flight: int = 0
-    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of every request's arrival
+    arrivals: deque[float] = field(default_factory=lambda: deque(maxlen=ARRIVALS_KEPT))  # time.monotonic() of the latest
 
 
 class Layer(Protocol):
@@ -96,10 +102,12 @@ def _integer_param(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
+    if not re.fullmatch(r"-?[0-9]+", raw):  # decimal ASCII digits only: int() alone would take "1_0", "٣", " 2 "
+        raise invalid_value(f"{name} must be an integer, got {raw[:40]!r}")
     try:
         return int(raw)
-    except ValueError:
-        raise invalid_value(f"{name} must be an integer, got {raw!r}") from None
+    except ValueError:  # more digits than Python converts
+        raise invalid_value(f"{name} is out of range") from None
 
 
 def _with_defaults(user: dict) -> dict:
@@ -116,7 +124,7 @@ async def list_users(request: Request) -> Response:
     count = min(max(0, _integer_param(request, "count", options.defaultPageSize)), options.maxPageSize)
     raw_filter = request.query_params.get("filter")
     flt = parse_filter(raw_filter) if raw_filter is not None else None
-    total, page = state.store.query(flt, start, count)
+    total, page = await run_in_threadpool(state.store.query, flt, start, count)  # a scan never holds the loop
     attributes = request.query_params.get("attributes")
     excluded = request.query_params.get("excludedAttributes")
     resources = [project(render(u, _location(request, u["id"])), attributes, excluded) for u in page]
@@ -133,8 +141,9 @@ async def create_user(request: Request) -> Response:
     """RFC 7644 §3.3: 201 with the full resource and Location; domain rule and uniqueness enforced."""
     state = _state(request)
     user = _with_defaults(normalize_user(await _json_body(request)))
+    check_values(user, state.tenant.options.maxValues)
     state.policy.admit(user)
-    return _user_response(request, state.store.create(user), status=201)
+    return _user_response(request, await run_in_threadpool(state.store.create, user), status=201)
 
 
 async def get_user(request: Request) -> Response:
@@ -149,6 +158,7 @@ async def replace_user(request: Request) -> Response:
     """RFC 7644 §3.5.1: replace; omitted attributes are cleared, id/meta in the body ignored."""
     state = _state(request)
     replacement = _with_defaults(normalize_user(await _json_body(request)))
+    check_values(replacement, state.tenant.options.maxValues)
 
     def change(current: dict) -> dict:
         state.policy.admit_change(current, replacement)
@@ -156,7 +166,8 @@ async def replace_user(request: Request) -> Response:
             replacement["password"] = current["password"]  # writeOnly: a client cannot echo it back
         return dict(replacement)
 
-    updated = state.store.update(request.path_params["user_id"], change, request.headers.get("if-match"))
+    updated = await run_in_threadpool(state.store.update, request.path_params["user_id"], change,
+                                      request.headers.get("if-match"))
     return _user_response(request, updated)
 
 
@@ -164,13 +175,16 @@ async def patch_user(request: Request) -> Response:
     """RFC 7644 §3.5.2: operations applied in order and atomically, then the policy re-checked."""
     state = _state(request)
     body = await _json_body(request)
+    check_operations(body, state.tenant.options.maxOperations)
 
     def change(current: dict) -> dict:
         patched = _with_defaults(apply_patch(current, body))  # removing `active` leaves the default, as PUT does
+        check_values(patched, state.tenant.options.maxValues)
         state.policy.admit_change(current, patched)
         return patched
 
-    updated = state.store.update(request.path_params["user_id"], change, request.headers.get("if-match"))
+    updated = await run_in_threadpool(state.store.update, request.path_params["user_id"], change,
+                                      request.headers.get("if-match"))  # PATCH work runs off the event loop
     return _user_response(request, updated)
 
 
@@ -219,7 +233,8 @@ class ReferenceApp:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         state = self.state
-        state.requests_by_method[scope["method"]] = state.requests_by_method.get(scope["method"], 0) + 1
+        method = scope["method"] if scope["method"] in METHODS else "other"  # a bounded set of keys
+        state.requests_by_method[method] = state.requests_by_method.get(method, 0) + 1
         state.arrivals.append(time.monotonic())
         state.in_flight += 1
         state.peak_in_flight = max(state.peak_in_flight, state.in_flight)

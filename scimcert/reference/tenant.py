@@ -37,6 +37,8 @@ class Options:
     defaultPageSize: int = 100
     maxPageSize: int = 100
     maxBodyBytes: int = 1_048_576
+    maxOperations: int = 100
+    maxValues: int = 100
     realm: str = "scimcert-reference"
 
 
