@@ -197,6 +197,16 @@ class ConformancePlugin:
         if not self.run.is_worker:
             shutil.rmtree(self.run.shared_dir, ignore_errors=True)
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Before any check (and whatever the verbosity): the run tag, so a run killed with SIGKILL, which never
+        reaches its cleanup, can still be swept."""
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and not self.run.is_worker:
+            tag = run_tag(self.run.seed)
+            reporter.write_line(f"scimcert run tag {tag}: the users this run creates are named "
+                                f"{user_name_prefix(tag)}*; if the run is killed, `scimcert sweep --run-tag {tag}` "
+                                "removes them")
+
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         return [f"scimcert: seed {self.run.seed} (replay with --seed {self.run.seed}); "
                 f"IdPs: {', '.join(self.run.settings['idps'])}"]

@@ -204,7 +204,8 @@ def test_create_with_template_artefacts(idp, client, verdict, users, variant):
     and a misspelt URN), then reads the user back.
 
     Verifies: 201 with an id; GET shows the userName and, where the variant is about them, the email
-    (emails object) and the department under the extension (non-RFC URNs) (OneLogin's templates,
+    (emails object), the department under the extension (non-RFC URNs) and the manager sent as managerId
+    (Keepnet's template) (OneLogin's templates,
     https://developers.onelogin.com/scim/define-user-schema and
     https://doc.keepnetlabs.com/next-generation-product/platform/company/company-settings/scim-settings/onelogin-scim-integration,
     and real OneLogin traffic, https://github.com/goauthentik/authentik/issues/11249; Entra's legacy body,
@@ -231,6 +232,11 @@ def test_create_with_template_artefacts(idp, client, verdict, users, variant):
         verdict.check(requirement, dig(read.json, ENTERPRISE, "department") == "Field Marketing",
                       "the department sent under urn:scim:schemas:extension:enterprise:2.0 is stored",
                       expected="Field Marketing", actual=dig(read.json, ENTERPRISE, "department"), exchange=read)
+    manager_id = dig(request.body, ENTERPRISE, "manager", "managerId")
+    if manager_id:  # OneLogin's Keepnet template names the manager's id managerId, not value
+        verdict.check(requirement, dig(read.json, ENTERPRISE, "manager", "value") == manager_id,
+                      "the manager sent as managerId is stored as the manager's value",
+                      expected=manager_id, actual=dig(read.json, ENTERPRISE, "manager"), exchange=read)
 
 
 @pytest.mark.parametrize("variant", _tolerance("updateUser"))

@@ -343,6 +343,14 @@ def _(c, server):
     return c.get(f"/Users/{user['id']}").json()["addresses"][0]["country"]
 
 
+@case("manager-id-dropped", correct="104231", faulty=None)
+def _(c, server):
+    body = user_body(**{ENTERPRISE_USER: {"manager": {"managerId": "104231"}}},
+                     schemas=[CORE_URN, ENTERPRISE_USER])
+    user = c.post("/Users", json=body).json()
+    return (c.get(f"/Users/{user['id']}").json().get(ENTERPRISE_USER) or {}).get("manager", {}).get("value")
+
+
 @case("create-answers-before-defaults", correct=(True, True), faulty=(False, True))
 def _(c, server):
     body = {k: v for k, v in user_body().items() if k != "active"}

@@ -286,3 +286,14 @@ def test_unknown_attributes_are_ignored_on_put(client):
     response = client.put(f"/Users/{user['id']}", json=body)
     assert response.status_code == 200, response.text
     assert "favouriteColour" not in response.text and "urn:example:ext" not in response.text
+
+
+def test_onelogin_manager_id_is_stored_as_the_manager_value(client):
+    """OneLogin's Keepnet template sends manager {"managerId": …} (its own name for the id): stored as
+    manager.value, not dropped (https://doc.keepnetlabs.com/next-generation-product/platform/company/company-settings/scim-settings/onelogin-scim-integration)."""
+    body = user_body(**{ENTERPRISE_USER: {"department": "Sales", "manager": {"managerId": "104231"}}},
+                     schemas=[CORE_USER, ENTERPRISE_USER])
+    created = client.post("/Users", json=body)
+    assert created.status_code == 201, created.text
+    read = client.get(f"/Users/{created.json()['id']}").json()
+    assert read[ENTERPRISE_USER]["manager"]["value"] == "104231"

@@ -118,6 +118,8 @@ def test_a_must_failure_before_a_skip_fails_the_run(tmp_path, name, args, why):
     assert "FAIL" in case.html and "create.duplicate-409" in case.html.split("Failures (MUST)")[1]
     assert "scimcert verdict: FAIL (1 MUST requirement(s) failed)" in case.run.stdout
     assert "create      1F 1S" in case.run.stdout
+    first = case.run.stdout.splitlines()[0]  # the run tag comes before any check, so a killed run can be swept
+    assert first.startswith("scimcert run tag ") and "scimcert sweep --run-tag " in first
 
 
 def test_a_warning_before_a_skip_is_kept(tmp_path):

@@ -683,6 +683,20 @@ def _country_names():
     return Rewrite(on_response=edit_users(edit))
 
 
+@fault("manager-id-dropped", "create",
+       "A manager sent as {\"managerId\": …} (OneLogin's Keepnet template) is answered 201 and silently dropped.",
+       breaks=("create.template-artefacts",), idps=("onelogin",))
+def _manager_id_dropped():
+    def on_request(ex: Exchange) -> None:
+        body = ex.body
+        extension = body.get(ENTERPRISE_USER) if isinstance(body, dict) else None
+        manager = extension.get("manager") if isinstance(extension, dict) else None
+        if is_user_write(ex) and isinstance(manager, dict) and "managerId" in manager:
+            extension["manager"] = {k: v for k, v in manager.items() if k != "managerId"} or None
+            ex.body = body
+    return Rewrite(on_request)
+
+
 @fault("create-answers-before-defaults", "create",
        "The 201 of a create is the user as sent, before the server's defaults: a user created without active "
        "is answered without it, though it is stored (and read back) active.",
@@ -1067,7 +1081,7 @@ _EXTENSION_URNS = (ENTERPRISE_USER.lower(), "urn:scim:schemas:extension:enterpri
 
 
 @fault("create-drops-enterprise-extension", "create", "Enterprise extension attributes are silently dropped.",
-       breaks=("create.enterprise-extension", "create.legacy-urns", "update.manager", "create.round-trip", "update.round-trip", "update.extension-schemas"))
+       breaks=("create.enterprise-extension", "create.legacy-urns", "update.manager", "create.round-trip", "update.round-trip", "update.extension-schemas", "create.template-artefacts"))
 def _drop_extension():
     def on_request(ex: Exchange) -> None:
         if rewrite_attribute(ex, lambda key: key.startswith(_EXTENSION_URNS), lambda v: DROP):

@@ -70,6 +70,9 @@ def coerce_single(attr: Attribute, value: Any, where: str) -> Any:
                 value = {"value": value}  # manager given as a bare id
             else:
                 raise invalid_value(f"'{where}' must be a complex value (an object)")
+        if attr.name == "manager" and not any(str(k).lower() == "value" for k in value):
+            # OneLogin's Keepnet template names the manager's id "managerId"
+            value = {("value" if str(k).lower() == "managerid" else k): v for k, v in value.items()}
         out = {}
         for key, sub_value in value.items():
             sub = attr.sub(key)
