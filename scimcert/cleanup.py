@@ -25,10 +25,12 @@ DEACTIVATE = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {
 class Removal:
     """What became of one user: `outcome` is "deleted" (DELETE answered 200 or 204), "gone" (404: it
     was already gone), "deactivated" (DELETE answered 405 or 501 and the PATCH active false was
-    accepted) or "left" (still there, still active as far as we know); `state` says it for people."""
+    accepted) or "left" (still there, still active as far as we know); `state` says it for people;
+    `refused`: the target refused the connection, so no later request would fare better."""
 
     outcome: str
     state: str
+    refused: bool = False
 
     @property
     def removed(self) -> bool:
@@ -55,7 +57,7 @@ def remove_user(client: ScimClient, user_id: str, *, label: str = "cleanup") -> 
         if patched.status in (200, 204):
             return Removal("deactivated", "deactivated (DELETE unsupported)")
         return Removal("left", "left active")
-    return Removal("left", f"DELETE answered {gone.status or gone.error}")
+    return Removal("left", f"DELETE answered {gone.status or gone.error}", refused=unreachable(gone))
 
 
 def unreachable(exchange: Exchange) -> bool:
@@ -149,7 +151,7 @@ class Tracker:
                 if removal.removed:
                     continue  # observe() has seen the DELETE (or its 404) and forgotten the id
                 state = removal.state
-                refused = "ConnectError" in state
+                refused = removal.refused
             with self._lock:
                 self.created.pop(user_id, None)
                 self.leftovers.append({"id": user_id, "userName": user_name, "state": state})

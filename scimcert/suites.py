@@ -177,15 +177,28 @@ def needs_extension(client, discovered: dict, urn: str) -> None:
                     "nothing it must store")
 
 
-def rfc_user(client, users, *, omit: tuple[str, ...] = (), **extra: Any):
-    """A user created by an RFC POST /Users (no IdP's template), for the RFC probes: (NewUser, its id, the
-    body sent; `extra` added, `omit` left out). A precondition like given_user: skips when the target cannot
-    create it."""
-    new = users.new()
+def rfc_body(new: NewUser, *, omit: tuple[str, ...] = (), **extra: Any) -> dict:
+    """The body of an RFC POST /Users for `new`: core schema, userName, displayName, active, name and one work
+    email; `extra` added, `omit` left out."""
     body = {"schemas": [CORE_USER], "userName": new.userName, "displayName": new.displayName, "active": True,
             "name": {"givenName": new.givenName, "familyName": new.familyName},
             "emails": [{"value": new.email, "type": "work", "primary": True}], **extra}
-    body = {key: value for key, value in body.items() if key not in omit}
+    return {key: value for key, value in body.items() if key not in omit}
+
+
+def read_back(client, user_id: str) -> dict:
+    """The user as an RFC GET /Users/{id} shows it; a precondition: skips when it cannot be read."""
+    read = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
+    if read.status != 200 or not isinstance(read.json, dict):
+        pytest.skip(f"precondition failed: GET /Users/{user_id} answered {read.status or read.error}")
+    return read.json
+
+
+def rfc_user(client, users, *, omit: tuple[str, ...] = (), **extra: Any):
+    """A user created by an RFC POST /Users (no IdP's template), for the RFC probes: (NewUser, its id, the
+    body sent: rfc_body). A precondition like given_user: skips when the target cannot create it."""
+    new = users.new()
+    body = rfc_body(new, omit=omit, **extra)
     created = client.raw("POST", "/Users", label="RFC POST /Users", body=body)
     if created.status != 201 or created.created_id is None:
         pytest.skip(f"precondition failed: POST /Users answered {created.status or created.error} "

@@ -23,6 +23,7 @@ from scimcert.suites import (
     needs,
     needs_extension,
     resources,
+    rfc_body,
     rfc_user,
     user_resource_type,
     values_for,
@@ -417,13 +418,6 @@ def test_created_user_has_its_meta(client, verdict, users):
                       exchange=read)
 
 
-def _rfc_body(new, **extra) -> dict:
-    """The body of an RFC POST /Users for `new` (as rfc_user sends it), with `extra` merged in."""
-    return {"schemas": [CORE_USER], "userName": new.userName, "displayName": new.displayName, "active": True,
-            "name": {"givenName": new.givenName, "familyName": new.familyName},
-            "emails": [{"value": new.email, "type": "work", "primary": True}], **extra}
-
-
 # RFC 7643 §2.5: how a client says "unassigned" on create (Entra's legacy body sends such nulls).
 UNASSIGNED = {"nickName": None, "title": None, "phoneNumbers": [], "addresses": None}
 
@@ -441,9 +435,9 @@ def test_create_with_nulls_leaves_them_unassigned(client, verdict, users):
     here (judged by create.created-201).
     """
     new = users.new()
-    answer = client.raw("POST", "/Users", body=_rfc_body(new, **UNASSIGNED), label="RFC POST /Users (nulls and [])")
+    answer = client.raw("POST", "/Users", body=rfc_body(new, **UNASSIGNED), label="RFC POST /Users (nulls and [])")
     if answer.status != 201 or answer.created_id is None:
-        plain = client.raw("POST", "/Users", body=_rfc_body(new), label="RFC POST /Users (the same user without them)")
+        plain = client.raw("POST", "/Users", body=rfc_body(new), label="RFC POST /Users (the same user without them)")
         if plain.status != 201:
             pytest.skip(f"precondition failed: POST /Users answered {plain.status or plain.error} also without the "
                         "nulls (judged by create.created-201)")
@@ -520,7 +514,7 @@ def test_username_uniqueness_compares_as_precis(client, verdict, users):
     accented = users.new()
     local, _, domain = accented.userName.rpartition("@")
     nfc = unicodedata.normalize("NFC", f"{local}.Andr\u00e9@{domain}")
-    first = client.raw("POST", "/Users", body=_rfc_body(accented, userName=nfc), label="RFC POST /Users (é in NFC)")
+    first = client.raw("POST", "/Users", body=rfc_body(accented, userName=nfc), label="RFC POST /Users (é in NFC)")
     pairs = [("the width of one letter", new.userName, _fullwidth(new.userName))]
     unjudged, judged = [], 0
     if first.status == 201:
@@ -529,7 +523,7 @@ def test_username_uniqueness_compares_as_precis(client, verdict, users):
         unjudged.append(f"the create of {ascii(nfc)} answered {first.status or first.error}"
                         + (" (invalidValue: allowed)" if _refused_by_enforcement(first) else ""))
     for difference, existing, variant in pairs:
-        answer = client.raw("POST", "/Users", body=_rfc_body(users.new(), userName=variant),
+        answer = client.raw("POST", "/Users", body=rfc_body(users.new(), userName=variant),
                             label=f"RFC POST /Users (a userName differing by {difference})")
         if _refused_by_enforcement(answer):
             unjudged.append(f"{ascii(variant)} is refused with 400 invalidValue (allowed)")

@@ -328,6 +328,8 @@ def test_broad_query_answered_or_refused_as_too_many(client, verdict):
     "invalidFilter"»).
     """
     answer = _filtered(client, "userName pr", "RFC GET /Users?filter=userName pr")
+    if answer.status == 501:  # filtering itself is OPTIONAL (§3.4.2.2); 501 says the target offers none
+        pytest.skip("the target does not implement filtering (501): no result set to judge")
     listed = answer.status == 200 and list_of(answer) is not None
     refused = answer.status == 400 and dig(answer.json, "scimType") in ("tooMany", "invalidFilter")
     verdict.check("filter.too-many", listed or refused,

@@ -19,6 +19,7 @@ from scimcert.suites import (
     judge_round_trip,
     needs,
     needs_extension,
+    read_back,
     refused_operations,
     rfc_patch,
     rfc_user,
@@ -320,14 +321,6 @@ FORBIDDEN = {  # PATCH bodies RFC 7644 §3.5.2 forbids, and the scimType the RFC
 }
 
 
-def _as_read(client, user_id: str) -> dict:
-    """The user as GET /Users/{id} shows it before a change; skips when it cannot be read."""
-    read = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
-    if read.status != 200 or not isinstance(read.json, dict):
-        pytest.skip(f"precondition failed: GET /Users/{user_id} answered {read.status or read.error}")
-    return read.json
-
-
 def _unchanged(verdict, requirement: str, client, user_id: str, before: dict, why: str) -> None:
     """The user reads back as it was `before` (as read): title, name and emails."""
     after = client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
@@ -356,7 +349,7 @@ def test_forbidden_patch_bodies_refused(client, verdict, users, body):
     """
     requirement = "update.remove-needs-path" if body == "remove-without-path" else "update.patch-malformed-400"
     _, user_id, _ = rfc_user(client, users, title=TITLE)
-    before = _as_read(client, user_id)
+    before = read_back(client, user_id)
     request, scim_type = FORBIDDEN[body]
     answer = rfc_patch(client, user_id, request, f"RFC PATCH ({body})")
     verdict.check(requirement, answer.status == 400 and is_scim_error(answer),
@@ -382,7 +375,7 @@ def test_patch_is_atomic(client, verdict, users):
     the original SCIM resource MUST be restored, and a failure status SHALL be returned.»).
     """
     _, user_id, _ = rfc_user(client, users, title=TITLE)
-    before = _as_read(client, user_id)
+    before = read_back(client, user_id)
     answer = rfc_patch(client, user_id, {
         "schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "Applied halfway"},
                                               {"op": "remove"}]},
@@ -472,7 +465,7 @@ def test_protected_attributes_are_kept(client, verdict, users, operation):
     either way the user keeps the value.
     """
     _, user_id, _ = rfc_user(client, users)
-    before = _as_read(client, user_id)
+    before = read_back(client, user_id)
     change, kept = PROTECTED[operation]
     answer = rfc_patch(client, user_id, {"schemas": [PATCH_OP], "Operations": [change]}, f"RFC PATCH ({operation})")
     refused = answer.status == 400 and dig(answer.json, "scimType") == "mutability"

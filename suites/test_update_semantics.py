@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from scimcert.suites import CORE_USER, PATCH_OP, dig, rfc_patch, rfc_user
+from scimcert.suites import PATCH_OP, dig, read_back, rfc_body, rfc_patch, rfc_user
 
 NICKNAME = "Sam"
 TITLE = "Principal Engineer"
@@ -17,14 +17,6 @@ TITLE = "Principal Engineer"
 
 def _read(client, user_id: str):
     return client.raw("GET", f"/Users/{user_id}", label="RFC GET /Users/{id}")
-
-
-def _as_read(client, user_id: str) -> dict:
-    """The user as GET /Users/{id} shows it before a change; skips when it cannot be read."""
-    read = _read(client, user_id)
-    if read.status != 200 or not isinstance(read.json, dict):
-        pytest.skip(f"precondition failed: GET /Users/{user_id} answered {read.status or read.error}")
-    return read.json
 
 
 def _said(answer) -> str:
@@ -46,7 +38,7 @@ def test_replace_of_a_missing_attribute_adds_it(client, verdict, users):
     attribute that does not exist, the service provider SHALL treat the operation as an "add".»).
     """
     _, user_id, _ = rfc_user(client, users)
-    if dig(_as_read(client, user_id), "nickName") is not None:
+    if dig(read_back(client, user_id), "nickName") is not None:
         pytest.skip("precondition failed: the user created without a nickName reads back with one")
     answer = rfc_patch(client, user_id, _operation("replace", "nickName", NICKNAME), "RFC PATCH replace nickName (absent)")
     read = _read(client, user_id)
@@ -82,7 +74,7 @@ def test_value_filter_matching_nothing_is_no_target(client, verdict, users):
     error code of "noTarget".»).
     """
     new, user_id, _ = rfc_user(client, users)
-    before = _as_read(client, user_id)
+    before = read_back(client, user_id)
     types = [dig(e, "type") for e in dig(before, "emails") or []]
     if types != ["work"]:
         pytest.skip(f"precondition failed: the user created with one work email reads back with email types {types}")
@@ -118,7 +110,7 @@ def test_add_of_a_value_already_there(client, verdict, users):
     the MUST part is then skipped.
     """
     _, user_id, _ = rfc_user(client, users)
-    before = _as_read(client, user_id)
+    before = read_back(client, user_id)
     emails = dig(before, "emails")
     if not isinstance(emails, list) or len(emails) != 1 or not isinstance(emails[0], dict):
         pytest.skip(f"precondition failed: the user created with one email reads back with emails {emails!r}")
@@ -168,7 +160,7 @@ def test_put_ignores_read_only_values(client, verdict, users):
     ignored rather than refused when they match.
     """
     _, user_id, _ = rfc_user(client, users)
-    before = _as_read(client, user_id)
+    before = read_back(client, user_id)
     created = dig(before, "meta", "created")
     meta = before.get("meta") if isinstance(before.get("meta"), dict) else {}
     other = str(uuid.uuid4())
@@ -238,8 +230,7 @@ def test_update_answers_reflect_the_stored_user(client, verdict, users):
     response code and the entire resource within the response body … or MAY return HTTP status code 204»).
     """
     new = users.new()
-    sent = {"schemas": [CORE_USER], "userName": new.userName, "name": {"givenName": new.givenName,
-            "familyName": new.familyName}, "emails": [{"value": new.email, "type": "work", "primary": True}]}
+    sent = rfc_body(new, omit=("active", "displayName"))
     created = client.raw("POST", "/Users", body=sent, label="RFC POST /Users (without active)")
     user_id = created.created_id
     if created.status != 201 or user_id is None:
@@ -271,9 +262,7 @@ def test_etag_header_on_every_versioned_answer(client, verdict, users):
     if dig(config.json, "etag", "supported") is not True:
         pytest.skip("the ServiceProviderConfig does not declare etag support (RFC 7644 §3.14 applies only then)")
     new = users.new()
-    sent = {"schemas": [CORE_USER], "userName": new.userName, "displayName": new.displayName, "active": True,
-            "name": {"givenName": new.givenName, "familyName": new.familyName},
-            "emails": [{"value": new.email, "type": "work", "primary": True}]}
+    sent = rfc_body(new)
     created = client.raw("POST", "/Users", body=sent, label="RFC POST /Users")
     user_id = created.created_id
     if created.status != 201 or user_id is None:

@@ -38,7 +38,7 @@ from starlette.datastructures import MutableHeaders
 
 from .app import Layer, ServerState
 from .attributes import CORE_USER, ENTERPRISE_USER, attributes_of
-from .errors import ScimError, not_found
+from .errors import ScimError, not_found, uniqueness
 from .filter import parse_filter, parse_path, username_equality
 from .http import bearer_token
 from .layers import Answer, Exchange, Rewrite
@@ -1778,7 +1778,7 @@ def _username_held():
 
         def claim_unless_held(user_name: str, owner: str | None) -> None:
             if store.key(user_name) in held:
-                raise ScimError(409, f"userName '{user_name}' is already taken", "uniqueness")
+                raise uniqueness(f"userName '{user_name}' is already taken")
             claim(user_name, owner)
         store._claim = claim_unless_held
     return Rewrite(adjust=adjust)
