@@ -8,13 +8,14 @@ run, `scimcert sweep` (scimcert/sweep.py) for the users of runs that never reach
 
 from __future__ import annotations
 
-import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from .client import Exchange, ScimClient
+from .ledger import is_users_create, user_name_of
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ATTEMPTS, PAUSE = 5, 0.3  # a DELETE met by a 5xx or a dropped connection is tried again
@@ -60,38 +61,57 @@ def remove_user(client: ScimClient, user_id: str, *, label: str = "cleanup") -> 
     return Removal("left", f"DELETE answered {gone.status or gone.error}", refused=unreachable(gone))
 
 
+def look_up(client: ScimClient, user_name: str, *, label: str) -> Exchange:
+    """GET /Users?filter=userName eq "…", tried again after a 5xx (ATTEMPTS in all); a target that gives
+    no answer is not asked again."""
+    query = "filter=" + quote(f'userName eq "{user_name}"', safe="")
+    answer = client.raw("GET", "/Users", query=query, label=label)
+    for _ in range(ATTEMPTS - 1):
+        if answer.status is None or answer.status < 500:
+            break
+        time.sleep(PAUSE)
+        answer = client.raw("GET", "/Users", query=query, label=label)
+    return answer
+
+
+def named(answer: Exchange, user_name: str) -> list[dict]:
+    """The users of a ListResponse whose userName is `user_name` (case-insensitively, as RFC 7643 §4.1.1
+    compares it) and that have an id: whatever the filter returned is checked here."""
+    found = answer.json.get("Resources") if answer.status == 200 and isinstance(answer.json, dict) else None
+    return [user for user in found if isinstance(user, dict) and isinstance(user.get("userName"), str)
+            and user["userName"].casefold() == user_name.casefold()
+            and isinstance(user.get("id"), (str, int)) and not isinstance(user.get("id"), bool)] \
+        if isinstance(found, list) else []
+
+
 def unreachable(exchange: Exchange) -> bool:
     """The target refused the connection: nobody listens there, so no later request would fare better."""
     return exchange.status is None and "ConnectError" in (exchange.error or "")
 
 
-def _is_users(url: str) -> bool:
-    return url.split("?")[0].rstrip("/").endswith("/Users")
+def never_sent(exchange: Exchange) -> bool:
+    """No connection was made (refused, or not made in time): the target cannot have seen the request."""
+    return exchange.status is None and (exchange.error or "").startswith(("ConnectError", "ConnectTimeout"))
 
 
-def _user_name(request_body: str | None) -> str | None:
-    try:
-        body = json.loads(request_body or "")
-    except ValueError:
-        return None
-    name = body.get("userName") if isinstance(body, dict) else None
-    return name if isinstance(name, str) and name else None
+PROGRESS_EVERY = 5.0  # seconds between cleanup's progress lines
 
 
 @dataclass
 class Tracker:
     created: dict[str, str] = field(default_factory=dict)  # id → userName, in creation order
-    unanswered: list[str] = field(default_factory=list)  # userNames of creates that got no answer
+    unanswered: list[str] = field(default_factory=list)  # userNames of creates sent that got no answer
     leftovers: list[dict] = field(default_factory=list)
     deleted: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def observe(self, exchange: Exchange) -> None:
         """Called by the client for every exchange: learns created and deleted users, and the userNames
-        of creates that got no answer (a timeout or a reset may hide a user the target did create)."""
-        if exchange.status is None and exchange.method == "POST" and _is_users(exchange.url):
-            user_name = _user_name(exchange.request_body)
-            if user_name:
+        of creates that got no answer (a timeout or a reset may hide a user the target did create; a
+        refused connection cannot)."""
+        if exchange.status is None and is_users_create(exchange):
+            user_name = user_name_of(exchange.request_body)
+            if user_name and not never_sent(exchange):
                 with self._lock:
                     self.unanswered.append(user_name)
             return
@@ -102,30 +122,29 @@ class Tracker:
         if exchange.created_id is not None:
             name = exchange.json.get("userName") if isinstance(exchange.json, dict) else None
             with self._lock:
-                self.created.setdefault(exchange.created_id, str(name or _user_name(exchange.request_body) or ""))
+                self.created.setdefault(exchange.created_id, str(name or user_name_of(exchange.request_body) or ""))
         elif exchange.method == "DELETE":
             self._forget(exchange.url)
 
-    def _look_up(self, client: ScimClient, user_name: str) -> None:
-        """Track the user named `user_name` if the target has it (filter userName eq, tried again after a 5xx;
-        a target that gives no answer is not asked again). When no lookup answers, the user's fate is unknown: it is reported as a possible leftover."""
-        expression = quote(f'userName eq "{user_name}"', safe="")
-        for attempt in range(ATTEMPTS):
-            answer = client.raw("GET", "/Users", query=f"filter={expression}", label="cleanup (unanswered create)")
-            if answer.status is None or answer.status < 500 or attempt + 1 == ATTEMPTS:
-                break  # an answer, or none at all (a target that does not answer is not asked again)
-            time.sleep(PAUSE)
+    def _leave(self, user_id: str | None, user_name: str, state: str) -> None:
+        with self._lock:
+            if user_id is not None:
+                self.created.pop(user_id, None)
+            self.leftovers.append({"id": user_id, "userName": user_name, "state": state})
+
+    def _look_up(self, client: ScimClient, user_name: str) -> bool:
+        """Track the user named `user_name` if the target has it (`look_up`). When no lookup answers, the
+        user's fate is unknown: it is reported as a possible leftover. False when the target refused the
+        connection (no later request would fare better)."""
+        answer = look_up(client, user_name, label="cleanup (unanswered create)")
         if answer.status is None or answer.status >= 500:
+            self._leave(None, user_name, "possibly created: the create got no answer and the lookup answered "
+                                         f"{answer.status or answer.error}")
+            return not unreachable(answer)
+        for user in named(answer, user_name):
             with self._lock:
-                self.leftovers.append({"id": None, "userName": user_name, "state": "possibly created: the create got "
-                                       f"no answer and the lookup answered {answer.status or answer.error}"})
-            return
-        found = answer.json.get("Resources") if isinstance(answer.json, dict) else None
-        for user in [u for u in found if isinstance(u, dict)] if isinstance(found, list) else []:
-            name, user_id = user.get("userName"), user.get("id")
-            if isinstance(name, str) and name.casefold() == user_name.casefold() and isinstance(user_id, (str, int)):
-                with self._lock:
-                    self.created.setdefault(str(user_id), name)
+                self.created.setdefault(str(user["id"]), user["userName"])
+        return True
 
     def _forget(self, url: str) -> None:
         user_id = url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
@@ -133,25 +152,39 @@ class Tracker:
             if self.created.pop(user_id, None) is not None:
                 self.deleted += 1
 
-    def clean(self, client: ScimClient, until: float | None = None) -> None:
+    def clean(self, client: ScimClient, until: float | None = None,
+              say: Callable[[str], None] = lambda line: None) -> None:
         """Remove every tracked user (`remove_user`: delete, or deactivate where DELETE is unsupported);
-        record each one not deleted (deactivated or left) as a leftover with its state. Past `until`
-        (time.monotonic()) the rest are recorded as leftovers without another request. Creates that got
-        no answer are looked up by userName first."""
+        record each one not deleted (deactivated or left) as a leftover with its state. Creates that got
+        no answer are looked up by userName first. Once the target refuses a connection, or past `until`
+        (time.monotonic()), the rest are recorded as leftovers without another request. `say` gets a
+        line when cleanup starts, every PROGRESS_EVERY seconds, and when it ends."""
+        started = time.monotonic()
+        if not self.created and not self.unanswered:
+            return
+        say(f"cleanup: removing {len(self.created)} user(s) the run created"
+            + (f", after looking up {len(self.unanswered)} create(s) that got no answer" if self.unanswered else "")
+            + (f" (bound {until - started:.3g} s)" if until is not None else ""))
+        refused, shown, deleted_before = False, started, self.deleted
         for user_name in self.unanswered:
-            self._look_up(client, user_name)
-        refused = False
-        for user_id, user_name in list(self.created.items()):
+            if refused:
+                self._leave(None, user_name, "possibly created: the create got no answer, and the target "
+                                             "refused connections before it could be looked up")
+            else:
+                refused = not self._look_up(client, user_name)
+        tracked = list(self.created.items())
+        for done, (user_id, user_name) in enumerate(tracked):
             if until is not None and time.monotonic() > until:
-                state = "not deleted: cleanup ran out of time"
+                self._leave(user_id, user_name, "not deleted: cleanup ran out of time")
             elif refused:
-                state = "not deleted: the target refused connections"
+                self._leave(user_id, user_name, "not deleted: the target refused connections")
             else:
                 removal = remove_user(client, user_id, label="cleanup")
-                if removal.removed:
-                    continue  # observe() has seen the DELETE (or its 404) and forgotten the id
-                state = removal.state
                 refused = removal.refused
-            with self._lock:
-                self.created.pop(user_id, None)
-                self.leftovers.append({"id": user_id, "userName": user_name, "state": state})
+                if not removal.removed:  # a removed one: observe() has seen the DELETE (or its 404) and forgot it
+                    self._leave(user_id, user_name, removal.state)
+            if time.monotonic() - shown > PROGRESS_EVERY:
+                shown = time.monotonic()
+                say(f"cleanup: {done + 1}/{len(tracked)} handled, {len(self.leftovers)} left so far")
+        say(f"cleanup: done in {time.monotonic() - started:.1f} s: {self.deleted - deleted_before} removed, "
+            f"{len(self.leftovers)} left on the target" + (" (the target refused connections)" if refused else ""))

@@ -207,12 +207,14 @@ class ScimClient:
     def __init__(self, base_url: str, token: str, *, redactor: Redactor, timeout: float = 60.0,
                  verify: bool | ssl.SSLContext = True, idp_reads: str | None = None,
                  listeners: list[Callable[[Exchange], None]] | None = None, throttle: Throttle | None = None,
-                 read_only: bool = False, deadline: float | None = None):
+                 read_only: bool = False, deadline: float | None = None,
+                 before_send: list[Callable[[Exchange], None]] | None = None):
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.redact = redactor
         self.idp_reads = idp_reads
-        self.listeners = list(listeners or [])
+        self.listeners = list(listeners or [])  # each exchange, once answered (or not)
+        self.before_send = list(before_send or [])  # each exchange, before it leaves (the ledger)
         self.timeout = timeout
         self.throttle = throttle
         self.read_only = read_only
@@ -220,7 +222,8 @@ class ScimClient:
         self._http = httpx.Client(timeout=httpx.Timeout(timeout), verify=verify, follow_redirects=False)
 
     @classmethod
-    def for_target(cls, target, redactor: Redactor, *, shared_dir, listeners=(), deadline: float | None = None):
+    def for_target(cls, target, redactor: Redactor, *, shared_dir, listeners=(), deadline: float | None = None,
+                   before_send=()):
         """The client a Target asks for: its timeout, TLS, read-only mode and request caps (the caps shared
         through lock files in `shared_dir` by every process of the run)."""
         for secret in target.secrets:
@@ -228,6 +231,7 @@ class ScimClient:
         capped = target.max_in_flight or target.max_rps
         return cls(target.base_url, target.token, redactor=redactor, timeout=target.timeout, verify=target.tls(),
                    listeners=list(listeners), read_only=target.read_only, deadline=deadline,
+                   before_send=list(before_send),
                    throttle=Throttle(shared_dir, max_in_flight=target.max_in_flight, max_rps=target.max_rps)
                    if capped else None)
 
@@ -266,6 +270,8 @@ class ScimClient:
             source=request.source, inferred=request.inferred,
         )
         with HeldInterrupts() as interrupts:  # a user the target creates is always reported, so cleaned up
+            for announce in self.before_send:
+                announce(exchange)
             self._perform(exchange, url, headers, payload, interrupts)
             for listener in self.listeners:
                 listener(exchange)

@@ -11,9 +11,11 @@ import json
 import random
 import shutil
 import signal
+import sys
 import tempfile
 import time
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -92,8 +94,26 @@ def pytest_configure(config: pytest.Config) -> None:
     run = Run(settings=settings, secrets=secrets, seed=seed, strict=bool(config.getini("strict")),
               reports_dir=reports_dir, shared_dir=shared, is_worker=worker is not None,
               started_at=worker["scimcert_started"] if worker else time.time())
+    run.say = _progress(config, worker)
+    if worker is None:
+        run.forget_stale_reports()
     config.stash[RUN] = run
     config.pluginmanager.register(ConformancePlugin(run), "scimcert-conformance")
+
+
+def _progress(config: pytest.Config, worker: dict | None):
+    """Progress lines (cleanup) on the terminal's stderr, past pytest's output capture, so they show on the
+    console also from an xdist worker (named in the line)."""
+    name = f"[{worker['workerid']}] " if worker else ""
+    said = []
+
+    def say(line: str) -> None:
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
+            sys.stderr.write(f"{'' if said else chr(10)}{name}{line}\n")  # the first off the progress dots
+            sys.stderr.flush()
+        said.append(line)
+    return say
 
 
 def _collects_suites(config: pytest.Config) -> bool:
@@ -204,8 +224,9 @@ class ConformancePlugin:
         if reporter is not None and not self.run.is_worker:
             tag = run_tag(self.run.seed)
             reporter.write_line(f"scimcert run tag {tag}: the users this run creates are named "
-                                f"{user_name_prefix(tag)}*; if the run is killed, `scimcert sweep --run-tag {tag}` "
-                                "removes them")
+                                f"{user_name_prefix(tag)}*, each written to {self.run.ledger_path} before it is "
+                                f"sent; if the run is killed, `scimcert sweep --ledger {self.run.ledger_path}` "
+                                f"(or `scimcert sweep --run-tag {tag}`) removes them")
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         return [f"scimcert: seed {self.run.seed} (replay with --seed {self.run.seed}); "
@@ -362,5 +383,6 @@ class ConformancePlugin:
             session.exitstatus = 1  # a run cut short by its bound did not check everything
         self.run.exit_status = int(session.exitstatus)
         reports.write_all(self.run)
+        self.run.settle_ledger()
         if session.config.option.xmlpath:  # pytest's junitxml plugin has written it by now (we run last)
             reports.finish_junit(Path(session.config.option.xmlpath), self.run.redactor)

@@ -191,14 +191,26 @@ def console_summary(run) -> list[str]:
         lines.append("FAILED: no MUST requirement was judged in this run (everything skipped or deselected): "
                      "a run that checked nothing does not pass")
     lines += conduct(run)
-    leftovers = run.leftovers()
-    if leftovers:
-        lines.append(f"cleanup: {len(leftovers)} user(s) left on the target: "
-                     + ", ".join(f"{u['userName']} ({u['state']})" for u in leftovers))
+    lines += cleanup_lines(run.cleanup())
     lines.append(f"reports: {run.reports_dir}/conformance.html, conformance.json, junit.xml, allure-results/")
     verdict = verdict_of(run.exit_status)
     lines.append(f"scimcert verdict: {verdict}" + (f" ({'; '.join(why(run, figures))})" if verdict == "FAIL" else ""))
     return lines
+
+
+def cleanup_lines(cleanup: dict) -> list[str]:
+    """The console's account of cleanup: one line per user that may remain, as cleanup.json and the HTML say."""
+    leftovers = cleanup["leftovers"]
+    if not leftovers:
+        return [f"cleanup: every user the run created is gone ({cleanup['deleted']} deleted)"]
+    sweep = (f"; `scimcert sweep --ledger {cleanup['ledger']}` removes them once the target is back"
+             if cleanup["ledger"] else "")
+    return [f"cleanup: {cleanup['deleted']} deleted; {len(leftovers)} user(s) may remain on the target{sweep}:",
+            *(f"  {_leftover(u)}" for u in leftovers)]
+
+
+def _leftover(user: dict) -> str:
+    return f"{user['userName']} (id {user['id'] if user['id'] is not None else 'unknown'}): {user['state']}"
 
 
 def document(run, exit_status: int) -> dict:
@@ -226,7 +238,7 @@ def document(run, exit_status: int) -> dict:
                                 "statement": r.statement, **({"columns": r.columns} if r.columns else {})}
                          for r in catalogue().values()},
         "checks": [record.to_json() for record in run.records],
-        "cleanup": {"leftovers": run.leftovers()},
+        "cleanup": run.cleanup(),
     }
 
 
@@ -326,12 +338,17 @@ def render_html(doc: dict) -> str:
     out += _findings_html(doc, "warning", "Warnings (SHOULD)")
     out += _skips_html(doc)
     out += _requirements_html(doc)
-    if doc["cleanup"]["leftovers"]:
-        out.append("<h2>Users left on the target</h2><ul>" + "".join(
-            f"<li>{_e(u['userName'])} ({_e(u['id'])}): {_e(u['state'])}</li>" for u in doc["cleanup"]["leftovers"])
-            + "</ul>")
+    out += _cleanup_html(doc["cleanup"])
     out.append("</body></html>")
     return "".join(out)
+
+
+def _cleanup_html(cleanup: dict) -> list[str]:
+    lines = cleanup_lines(cleanup)
+    if not cleanup["leftovers"]:
+        return [f"<h2 id=cleanup>Cleanup</h2><p>{_e(lines[0])}</p>"]
+    return [f"<h2 id=cleanup>Users that may remain on the target</h2><p>{_e(lines[0])}</p><ul>",
+            *(f"<li class=leftover>{_e(_leftover(u))}</li>" for u in cleanup["leftovers"]), "</ul>"]
 
 
 def _summary_html(summary: dict) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,6 +15,8 @@ from . import config as config_module
 from .cleanup import Tracker
 from .client import Exchange, ScimClient
 from .config import DEFAULT_RUN_SECONDS, Target
+from .data import run_tag
+from .ledger import Ledger, ledger_path
 from .quiet import QuietTenant
 from .records import CheckRecord, Result
 from .redact import Redactor
@@ -41,6 +44,7 @@ class Run:
     vacuous: bool = False
     exit_status: int = 0  # the session's, once it has finished (controller side)
     redactor: Redactor = field(default_factory=Redactor)
+    say: Callable[[str], None] = field(default=lambda line: None, repr=False)  # progress, outside the reports
     _server: object = None
     _transcript: IO[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -62,10 +66,20 @@ class Run:
             self.target = config_module.embedded_target(self.settings, self._server)
         self.reports_dir.mkdir(parents=True, exist_ok=True)
         self._transcript = open(self.reports_dir / f"transcript{self._suffix()}.jsonl", "w", encoding="utf-8")
+        ledger = Ledger(self.ledger_path, self.tag)
         self.client = ScimClient.for_target(self.target, self.redactor, shared_dir=self.shared_dir,
                                             listeners=[self._log, self.tracker.observe],
+                                            before_send=[ledger.before_send],
                                             deadline=time.monotonic() + self.seconds_left())
         return self.target
+
+    @property
+    def tag(self) -> str:
+        return run_tag(self.seed)
+
+    @property
+    def ledger_path(self) -> Path:
+        return ledger_path(self.reports_dir, self.tag)
 
     @cached_property
     def quiet(self) -> QuietTenant:
@@ -90,7 +104,7 @@ class Run:
         """Clean up every user the run created, then stop what was started."""
         if self.client is not None:
             self.client.deadline = time.monotonic() + CLEANUP_SECONDS
-            self.tracker.clean(self.client, until=self.client.deadline)
+            self.tracker.clean(self.client, until=self.client.deadline, say=self.say)
             self.client.close()
         if self._transcript is not None:
             self._transcript.close()
@@ -136,8 +150,26 @@ class Run:
         """Checks whose own code raised: errors of scimcert, which fail the run without judging the target."""
         return [record for record in self.records if record.outcome == "error"]
 
-    def leftovers(self) -> list[dict]:
-        found = []
+    def forget_stale_reports(self) -> None:
+        """Before a run (controller side): the per-process files an earlier run left in the reports folder
+        (it may have had more workers), so that this run's cleanup and transcript are its own."""
+        for pattern in ("cleanup*.json", "transcript*.jsonl"):
+            for path in self.reports_dir.glob(pattern):
+                path.unlink(missing_ok=True)
+
+    def settle_ledger(self) -> None:
+        """After the run (controller side): a ledger is kept only while users of the run may remain."""
+        if self.cleanup()["ledger"] is None:
+            self.ledger_path.unlink(missing_ok=True)
+
+    def cleanup(self) -> dict:
+        """What every process's cleanup did (conformance.json's "cleanup"): users deleted, users that may
+        remain, and the ledger to sweep them with (None when none can remain, or the target died with the
+        embedded server)."""
+        deleted, leftovers = 0, []
         for path in sorted(self.reports_dir.glob("cleanup*.json")):
-            found += json.loads(path.read_text()).get("leftovers", [])
-        return found
+            found = json.loads(path.read_text())
+            deleted += found.get("deleted", 0)
+            leftovers += found.get("leftovers", [])
+        kept = leftovers and "base_url" in self.settings and self.ledger_path.is_file()
+        return {"deleted": deleted, "leftovers": leftovers, "ledger": str(self.ledger_path) if kept else None}

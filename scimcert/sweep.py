@@ -1,15 +1,24 @@
 """`scimcert sweep`: remove the users earlier runs left behind (a run killed by SIGKILL, a machine that died).
 
-    scimcert sweep [--base-url URL] [--target FILE] [--run-tag TAG] [--dry-run] [--timeout S]
+    scimcert sweep [--base-url URL] [--target FILE] [--ledger FILE | --run-tag TAG] [--older-than AGE]
+                   [--force] [--dry-run] [--timeout S]
 
-Every user the suite creates has a userName starting with "Scimcert.<run tag>." (scimcert/data.py).
-The sweep lists them with `filter=userName sw "Scimcert."` (or, when the endpoint refuses that
-filter, by walking every page of GET /Users), checks each userName itself, and removes each user as
-a run's own cleanup does (scimcert/cleanup.py `remove_user`: DELETE, else deactivate). A user whose
-userName does not start with the prefix is never touched. The token comes only from SCIM_TOKEN.
+Every user the suite creates has a userName starting with "Scimcert.<run tag>." (scimcert/data.py),
+and is written to the run's ledger (`reports/ledger-<tag>.jsonl`, scimcert/ledger.py) before the
+create is sent. The sweep lists candidates with `filter=userName sw "Scimcert.<tag>."` (or, when the
+endpoint refuses that filter, by walking every page of GET /Users), checks each userName itself, and
+removes each user as a run's own cleanup does (scimcert/cleanup.py `remove_user`: DELETE, else
+deactivate). A user whose userName does not start with the prefix is never touched.
 
-Exit status: 0 nothing is left active; 1 a user could not be removed, or the listing could not be
-completed; 2 usage or configuration error.
+Which users: with --ledger, exactly those the ledger names (a ledger userName outside the prefix is
+looked up with `userName eq`); with --run-tag, that run's; with neither, every run's users created
+more than --older-than ago (default 1 hour, from meta.created), so that a run still going on the same
+tenant keeps its users. A user whose age the target does not tell is removed only with --force. The
+token comes only from SCIM_TOKEN.
+
+Exit status: 0 nothing is left active that was to be removed; 1 a user could not be removed, the
+listing could not be completed, or users of unknown age were spared (without --force); 2 usage or
+configuration error.
 """
 
 from __future__ import annotations
@@ -22,11 +31,13 @@ import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
 from . import config as config_module
-from .cleanup import remove_user
+from . import ledger as ledger_module
+from .cleanup import look_up, named, remove_user
 from .client import ScimClient
 from .data import user_name_prefix
 from .profiles import ProfileError, profiles
@@ -35,6 +46,35 @@ from .redact import Redactor
 PAGE = 100
 MAX_PAGES = 10_000  # a million users: a walk that long is a server that never says it is done
 TAG = re.compile(r"^[A-Za-z0-9]+$")
+AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+DEFAULT_AGE = 3600.0  # seconds: no test run lasts an hour (runs are bounded by max_run_seconds, 30 min)
+
+
+def age(text: str) -> float:
+    """An --older-than value in seconds: a number with an optional unit s, m, h or d."""
+    found = AGE.match(text.strip())
+    if not found:
+        raise argparse.ArgumentTypeError(f"expected a number with an optional unit s, m, h or d (e.g. 2h), got {text!r}")
+    return float(found.group(1)) * SECONDS[found.group(2)]
+
+
+def created_at(user: dict) -> datetime | None:
+    """meta.created as an aware datetime (a zone-less one is taken as UTC); None when absent or unreadable."""
+    meta = user.get("meta")
+    text = meta.get("created") if isinstance(meta, dict) else None
+    try:
+        moment = datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+
+
+def spoken(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}".replace(".0 ", " ")
+    return f"{seconds:.0f} s"
 
 
 @dataclass
@@ -51,11 +91,20 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="scimcert sweep",
         description="Remove the users earlier scimcert runs left behind (userNames starting with 'Scimcert.').",
-        epilog="The bearer token is read from SCIM_TOKEN only. Exit status: 0 nothing is left active; "
-               "1 a user could not be removed or the listing was incomplete; 2 usage or configuration error.")
+        epilog="The bearer token is read from SCIM_TOKEN only. Exit status: 0 nothing is left active that was to "
+               "be removed; 1 a user could not be removed, the listing was incomplete, or users of unknown age were "
+               "spared (without --force); 2 usage or configuration error.")
     p.add_argument("--base-url", metavar="URL", help="the SCIM base URL (default: SCIM_BASE_URL)")
     p.add_argument("--target", metavar="FILE", help="a TOML target file (tokens are refused there)")
-    p.add_argument("--run-tag", metavar="TAG", help="only the users of the run with this tag (Scimcert.TAG.…)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--ledger", metavar="FILE", type=Path,
+                       help="exactly the users a run's ledger names (reports/ledger-<tag>.jsonl of a killed run)")
+    which.add_argument("--run-tag", metavar="TAG", help="only the users of the run with this tag (Scimcert.TAG.…)")
+    p.add_argument("--older-than", metavar="AGE", type=age,
+                   help="only users created more than AGE ago (meta.created), e.g. 90s, 30m, 2h, 1d; default 1h "
+                        "without --ledger or --run-tag, so a run still going on the tenant keeps its users")
+    p.add_argument("--force", action="store_true",
+                   help="also remove users whose age the target does not tell (no meta.created)")
     p.add_argument("--dry-run", action="store_true", help="list what would be removed; change nothing")
     p.add_argument("--timeout", type=float, metavar="S",
                    help=f"per-request timeout in seconds (default: SCIM_TIMEOUT, else {config_module.DEFAULT_TIMEOUT:g})")
@@ -154,6 +203,53 @@ def find(client: ScimClient, prefix: str) -> Listing:
     return listing
 
 
+def find_ledger(client: ScimClient, entries: ledger_module.Entries) -> Listing:
+    """Exactly the users a ledger names: its runs' prefixed users whose userName it lists, and each
+    listed userName outside those prefixes looked up with `userName eq`."""
+    wanted = {name.casefold() for name in entries.user_names}
+    prefixes = tuple(user_name_prefix(tag).casefold() for tag in entries.tags)
+    listing, seen = Listing(), set()
+
+    def add(users: list[dict]) -> None:
+        for user in users:
+            key = str(user.get("id"))
+            if str(user.get("userName", "")).casefold() in wanted and key not in seen:
+                seen.add(key)
+                listing.users.append(user)
+
+    for tag in entries.tags:
+        part = find(client, user_name_prefix(tag))
+        add(part.users)
+        listing.notes += part.notes
+        listing.problem = listing.problem or part.problem
+    for name in (n for n in entries.user_names if not n.casefold().startswith(prefixes)):
+        answer = look_up(client, name, label="sweep (ledger lookup)")
+        if answer.status != 200:
+            listing.problem = listing.problem or f"the lookup of {name} answered {answer.status or answer.error}"
+        add(named(answer, name))
+    return listing
+
+
+def _age_rule(args: argparse.Namespace) -> float | None:
+    """Seconds a user must have existed to be swept; None: any age (an explicit ledger or run tag)."""
+    if args.older_than is not None:
+        return args.older_than
+    return None if args.ledger or args.run_tag else DEFAULT_AGE
+
+
+def _spared(user: dict, older_than: float | None, force: bool) -> tuple[str | None, bool]:
+    """(why the user is spared, or None; whether its age is unknown)."""
+    if older_than is None:
+        return None, False
+    created = created_at(user)
+    if created is None:
+        return (None if force else "age unknown (no meta.created): spared; --force removes it"), True
+    lived = (datetime.now(timezone.utc) - created).total_seconds()
+    if lived < older_than:
+        return f"created {spoken(max(lived, 0))} ago: spared (newer than --older-than {spoken(older_than)})", False
+    return None, False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     env = os.environ
@@ -165,6 +261,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.run_tag is not None and not TAG.match(args.run_tag):
         say(f"error: --run-tag must be letters and digits (a run's tag, e.g. 3f9a1c), got {args.run_tag!r}", sys.stderr)
         return 2
+    entries = None
+    if args.ledger is not None:
+        try:
+            entries = ledger_module.read(args.ledger)
+        except OSError as exc:
+            say(f"error: cannot read the ledger {args.ledger}: {exc.strerror or exc}", sys.stderr)
+            return 2
+        if not entries.user_names or not all(TAG.match(tag) for tag in entries.tags):
+            say(f"error: {args.ledger} is not a scimcert ledger naming users (reports/ledger-<tag>.jsonl)", sys.stderr)
+            return 2
     try:
         target = load_target(args, env)
     except config_module.ConfigError as exc:
@@ -173,20 +279,28 @@ def main(argv: list[str] | None = None) -> int:
     if target.read_only and not args.dry_run:
         say("error: the target is configured read-only (SCIM_READ_ONLY): only --dry-run is possible", sys.stderr)
         return 2
+    older_than = _age_rule(args)
     prefix = user_name_prefix(args.run_tag)
     shared = Path(tempfile.mkdtemp(prefix="scimcert-sweep-"))  # --max-rps / --max-in-flight lock files
     client = ScimClient.for_target(target, redact, shared_dir=shared)
+    counts = {"deleted": 0, "deactivated": 0, "left": 0, "spared": 0, "unknown age": 0}
     try:
-        say(f"sweeping users whose userName starts with {prefix!r} on {target.base_url}"
+        which = (f"the {len(entries.user_names)} user(s) named in {args.ledger}" if entries is not None
+                 else f"users whose userName starts with {prefix!r}")
+        say(f"sweeping {which} on {target.base_url}"
+            + (f", created more than {spoken(older_than)} ago" if older_than is not None else "")
             + (" (dry run: nothing is changed)" if args.dry_run else ""))
-        listing = find(client, prefix)
+        listing = find_ledger(client, entries) if entries is not None else find(client, prefix)
         for note in listing.notes:
             say(f"note: {note}", sys.stderr)
-        counts = {"deleted": 0, "deactivated": 0, "left": 0}
         for user in listing.users:
             user_id = user.get("id")
             shown = f"{user.get('userName')}  id {user_id}"
-            if not isinstance(user_id, (str, int)) or str(user_id) == "":
+            spared, unknown_age = _spared(user, older_than, args.force)
+            if spared is not None:
+                counts["unknown age" if unknown_age else "spared"] += 1
+                say(f"{shown}  {spared}")
+            elif not isinstance(user_id, (str, int)) or str(user_id) == "":
                 counts["left"] += 1
                 say(f"{shown}  left: no id to address it by")
             elif args.dry_run:
@@ -202,8 +316,13 @@ def main(argv: list[str] | None = None) -> int:
         say(f"warning: the listing stopped early, so users may remain that were not found: {listing.problem}",
             sys.stderr)
     found = len(listing.users)
+    kept = "".join(f", {label} {counts[label]}" for label in ("spared", "unknown age") if counts[label])
     if args.dry_run:
-        say(f"found {found}, would remove {found - counts['left']} (dry run: nothing was changed)")
+        removable = found - counts["left"] - counts["spared"] - counts["unknown age"]
+        say(f"found {found}, would remove {removable}{kept} (dry run: nothing was changed)")
     else:
-        say(f"found {found}, deleted {counts['deleted']}, deactivated {counts['deactivated']}, left {counts['left']}")
-    return 1 if counts["left"] or listing.problem else 0
+        say(f"found {found}, deleted {counts['deleted']}, deactivated {counts['deactivated']}, left {counts['left']}{kept}")
+    if counts["unknown age"]:
+        say(f"{counts['unknown age']} user(s) of unknown age were spared: the target gives no meta.created; "
+            "check they belong to no run in progress, then sweep again with --force", sys.stderr)
+    return 1 if counts["left"] or listing.problem or counts["unknown age"] else 0

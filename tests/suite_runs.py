@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 
 from scimcert.config import ENV
+from scimcert.reference import Tenant
 
 ROOT = Path(__file__).resolve().parent.parent
 SCIM_ENV = (*ENV, "SCIM_TOKEN", "SCIM_REVOKED_TOKEN")
@@ -64,15 +65,27 @@ def run_suite(reports: Path, *args: str, env: dict | None = None, suites: str = 
 
     Every run asserts that no check crashed inside scimcert: hostile, chaotic, killed or faulty targets
     give failed checks with evidence, never a harness error."""
-    environment = {k: v for k, v in os.environ.items() if k not in SCIM_ENV and not k.startswith("PYTEST_")}
-    environment.update(env or {})
-    command = [sys.executable, "-m", "pytest", suites, "-q", "-p", "no:cacheprovider", "--reports-dir", str(reports),
-               *args]
+    command, environment = _suite_command(reports, args, env, suites)
     finished = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout)
     run = SuiteRun(finished.returncode, finished.stdout, finished.stderr, reports)
     if (reports / "conformance.json").is_file():  # whatever the target did, no check may crash (outcome error)
         assert run.harness_errors() == [], run.harness_errors()
     return run
+
+
+def start_suite(reports: Path, *args: str, env: dict | None = None, suites: str = "suites") -> subprocess.Popen:
+    """`run_suite`, started in the background (stdout and stderr together, as text) for a test that
+    interrupts it or its target."""
+    command, environment = _suite_command(reports, args, env, suites)
+    return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def _suite_command(reports: Path, args: tuple[str, ...], env: dict | None, suites: str) -> tuple[list[str], dict]:
+    environment = {k: v for k, v in os.environ.items() if k not in SCIM_ENV and not k.startswith("PYTEST_")}
+    environment.update(env or {})
+    return ([sys.executable, "-m", "pytest", suites, "-q", "-p", "no:cacheprovider", "--reports-dir", str(reports),
+             *args], environment)
 
 
 def external(server, **env: str) -> dict:
@@ -85,8 +98,32 @@ def external(server, **env: str) -> dict:
             "SCIM_GUESTS": ",".join(f"{g.userName}={g.id}" for g in tenant.guests), **env}
 
 
-def suite_users(server) -> list[str]:
+def suite_users(server, prefix: str = "scimcert.") -> list[str]:
     """The userNames of users the suite created that are still on `server` (read from its store: a
-    chaotic server would garble an HTTP listing)."""
+    chaotic server would garble an HTTP listing); with `prefix`, one run's (Scimcert.<tag>.)."""
+    return list(stored_users(server, prefix).values())
+
+
+def stored_users(server, prefix: str = "scimcert.") -> dict[str, str]:
+    """id → userName of the users on `server` whose userName starts with `prefix` (case-insensitively)."""
     _, users = server.state.store.query(None, 1, 10**6)
-    return [u["userName"] for u in users if u["userName"].lower().startswith("scimcert.")]
+    return {u["id"]: u["userName"] for u in users if u["userName"].lower().startswith(prefix.lower())}
+
+
+TENANT_TOKENS = [*Tenant.load().active_tokens, *Tenant.load().revoked_tokens]
+
+
+def sweep(server, *args: str, token: str | None = "default") -> subprocess.CompletedProcess:
+    """`python -m scimcert sweep ARGS` against `server` (SCIM_BASE_URL and SCIM_TOKEN set unless None),
+    from the repository root, with no other SCIM_* variable of this process. Asserts the token never shows."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SCIM_", "PYTEST_"))}
+    if server is not None:
+        environment["SCIM_BASE_URL"] = server.base_url
+    if token is not None:
+        environment["SCIM_TOKEN"] = server.token if token == "default" else token
+    finished = subprocess.run([sys.executable, "-m", "scimcert", "sweep", *args], cwd=ROOT, env=environment,
+                              capture_output=True, text=True, timeout=120)
+    secrets = {environment.get("SCIM_TOKEN"), *TENANT_TOKENS} - {None, ""}
+    for secret in secrets:
+        assert secret not in finished.stdout + finished.stderr, "the token was printed"
+    return finished

@@ -224,7 +224,7 @@ PATHLESS = [
     ("replace", {"externalId": "ext-9"}, "externalId", "ext-9"),
     ("replace", {"roles": [{"value": "admin"}]}, "roles", [{"value": "admin"}]),
     # readOnly and unknown keys are ignored (IdPs send them)
-    ("replace", {"id": "other", "title": "CTO"}, "id", "2819c223"),
+    ("replace", {"id": "2819c223", "title": "CTO"}, "id", "2819c223"),  # the user's own id: an echo
     ("replace", {"meta": {"created": "1999-01-01T00:00:00Z"}}, "meta",
      {"resourceType": "User", "created": "2024-01-01T00:00:00Z", "version": 'W/"1"'}),
     ("replace", {"schemas": ["urn:x"]}, "schemas", [CORE_USER]),
@@ -237,6 +237,15 @@ PATHLESS = [
 @pytest.mark.parametrize(("op", "value", "key", "expected"), PATHLESS)
 def test_pathless(op: str, value: dict, key: str, expected: object) -> None:
     assert patch(base_user(), {"op": op, "value": value}).get(key) == expected
+
+
+@pytest.mark.parametrize("op", ["replace", "add", "Replace"])
+def test_pathless_other_id_is_refused_like_path_id(op: str) -> None:
+    """Another id in a path-less value is an attempt to change a readOnly attribute: 400 mutability, as with
+    `path: "id"` (RFC 7644 §3.5.2: a client «MUST NOT modify an attribute that has mutability "readOnly"»)."""
+    with_path = error_of(base_user(), {"op": op, "path": "id", "value": "other"})
+    without_path = error_of(base_user(), {"op": op, "value": {"id": "other", "title": "CTO"}})
+    assert (without_path.status, without_path.scim_type) == (with_path.status, with_path.scim_type) == (400, "mutability")
 
 
 def test_pathless_core_urn_block_applies_every_key() -> None:
@@ -482,7 +491,7 @@ def test_input_is_never_mutated() -> None:
 
 
 def test_id_meta_schemas_untouched() -> None:
-    result = patch(base_user(), {"op": "replace", "value": {"id": "x", "meta": {}, "schemas": [], "title": "T"}})
+    result = patch(base_user(), {"op": "replace", "value": {"id": "2819c223", "meta": {}, "schemas": [], "title": "T"}})
     assert {k: result[k] for k in ("id", "meta", "schemas")} == {k: base_user()[k] for k in ("id", "meta", "schemas")}
 
 

@@ -580,6 +580,13 @@ def _(c, server):
     return patch(c, new_user(c)["id"], {"op": "remove", "path": "userName"}).status_code
 
 
+@case("pathless-id-applied", correct=(400, 200), faulty=(200, 404))
+def _(c, server):
+    user = new_user(c)
+    answer = patch(c, user["id"], {"op": "replace", "value": {"id": "another-id", "title": "Lead"}})
+    return answer.status_code, c.get(f"/Users/{user['id']}").status_code
+
+
 @case("put-clears-missing-username", correct=(400, True), faulty=(200, False))
 def _(c, server):
     user = new_user(c)

@@ -244,7 +244,7 @@ ENTRA_PATCHES = [
     ("entra-empty-string-removes", [{"op": "Replace", "path": "title", "value": ""}], lambda u: "title" not in u),
     ("entra-roles-empty", [{"op": "Add", "path": "roles", "value": []}], lambda u: "roles" not in u),
     ("pathless-ignores-readonly-and-unknown", [{"op": "replace", "value": {
-        "id": "other", "meta": {"version": "x"}, "schemas": ["urn:x"], "groups": [], "favouriteColour": "blue",
+        "meta": {"version": "x"}, "schemas": ["urn:x"], "groups": [], "favouriteColour": "blue",
         "title": "Kept"}}], lambda u: u["title"] == "Kept" and "favouriteColour" not in u and "groups" not in u),
     ("pathless-dotted-and-urn-keys", [{"op": "Replace", "value": {
         "name.givenName": "Ada", f"{ENTERPRISE_USER}:department": "Maths", "urn:ietf:params:scim:schemas:core:2.0:User:nickName": "Countess"}}],
@@ -253,6 +253,7 @@ ENTRA_PATCHES = [
      lambda u: u[ENTERPRISE_USER]["division"] == "APAC"),
     ("schemas-urn-any-case", "lowercase-schemas", lambda u: u["title"] == "Lower"),
     ("operations-key-any-case", "operations-key", lambda u: u["title"] == "Keyed"),
+    ("pathless-own-id-echoed", "own-id-echoed", lambda u: u["title"] == "Echoed"),  # another id: 400 (test_patch.py)
 ]
 
 
@@ -268,6 +269,8 @@ def test_idp_patches_are_accepted(client, operations, check):
     elif operations == "operations-key":
         body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                 "operations": [{"op": "replace", "path": "title", "value": "Keyed"}]}
+    elif operations == "own-id-echoed":
+        body = patch_body({"op": "replace", "value": {"id": user["id"], "title": "Echoed"}})
     else:
         body = patch_body(*operations)
     response = client.patch(f"/Users/{user['id']}", json=body)

@@ -7,15 +7,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from urllib.parse import quote
 
 import pytest
-from suite_runs import ROOT, external, run_suite, suite_users
+from suite_runs import external, run_suite, start_suite, suite_users
 
 from scimcert.reference import ReferenceServer, Tenant
 from scimcert.reference.chaos import Chaos
@@ -163,11 +160,7 @@ def test_run_bound_stops_a_slow_run(tmp_path):
 def test_interrupted_run_leaves_no_user(tmp_path, signum):
     """The signal arrives while the suite is creating users: it cleans up before it exits."""
     with ReferenceServer(layers=[Chaos(latency_ms=30)]) as server:
-        command = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "--idp", "okta",
-                   "--reports-dir", str(tmp_path)]
-        environment = {**{k: v for k, v in os.environ.items() if not k.startswith(("SCIM_", "PYTEST_"))},
-                       **external(server)}
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        process = start_suite(tmp_path, "--idp", "okta", env=external(server))
         deadline = time.monotonic() + 60
         while len(suite_users(server)) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -176,7 +169,7 @@ def test_interrupted_run_leaves_no_user(tmp_path, signum):
         output, _ = process.communicate(timeout=60)
         left = suite_users(server)
     assert process.returncode != 0
-    assert left == [], output.decode()[-2000:]
+    assert left == [], output[-2000:]
     cleanup = json.loads((tmp_path / "cleanup.json").read_text())
     assert cleanup["deleted"] >= 3 and cleanup["leftovers"] == []
 

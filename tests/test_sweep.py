@@ -7,20 +7,24 @@ reads what is left through the server's HTTP API.
 
 from __future__ import annotations
 
-import os
+import json
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from helpers import all_users, create_user, scim_client
-from suite_runs import ROOT
+from suite_runs import sweep
 
+from scimcert import cleanup as cleanup_module
 from scimcert.cleanup import Tracker, remove_user
+from scimcert.client import Exchange as ClientExchange
 from scimcert.client import ScimClient
 from scimcert.redact import Redactor
-from scimcert.reference import ReferenceServer, Tenant
+from scimcert.reference import ReferenceServer
+from scimcert.reference.chaos import Chaos
 from scimcert.reference.faults import all_users as all_stored
 from scimcert.reference.faults import error, layers_for
 from scimcert.reference.layers import Answer, Exchange, Rewrite
@@ -33,26 +37,10 @@ LOOKALIKE = f"Scimcert.{RUN_A}0.Other.1@example.com"  # another run whose tag me
 ORDINARY = ["Scimcert@example.com", "Scimcertified.Person@example.com", "Jo.Scimcert.a1b2c3@example.com",
             "Grace.Hopper@example.com"]
 LEFT_BEHIND = [*RUN_A_USERS, *RUN_B_USERS, LOOKALIKE]
-TENANT_TOKENS = [*Tenant.load().active_tokens, *Tenant.load().revoked_tokens]
+ANY_AGE = ("--older-than", "0")  # users made a moment ago: without it, a sweep spares them (runs in progress)
 
 
 # ---- helpers --------------------------------------------------------------------------------
-
-def sweep(server: ReferenceServer | None, *args: str, token: str | None = "default") -> subprocess.CompletedProcess:
-    """`python -m scimcert sweep ARGS` against `server` (SCIM_BASE_URL and SCIM_TOKEN set unless None),
-    from the repository root, with no other SCIM_* variable of this process. Asserts the token never shows."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SCIM_", "PYTEST_"))}
-    if server is not None:
-        environment["SCIM_BASE_URL"] = server.base_url
-    if token is not None:
-        environment["SCIM_TOKEN"] = server.token if token == "default" else token
-    finished = subprocess.run([sys.executable, "-m", "scimcert", "sweep", *args], cwd=ROOT, env=environment,
-                              capture_output=True, text=True, timeout=120)
-    secrets = {environment.get("SCIM_TOKEN"), *TENANT_TOKENS} - {None, ""}
-    for secret in secrets:
-        assert secret not in finished.stdout + finished.stderr, "the token was printed"
-    return finished
-
 
 def populate(server: ReferenceServer, names: Sequence[str] = (*LEFT_BEHIND, *ORDINARY)) -> dict[str, str]:
     """Create users named `names`; userName → id."""
@@ -91,7 +79,7 @@ def test_sweep_removes_exactly_the_prefixed_users(tenant):
     with ReferenceServer(tenant) as server:
         ids = populate(server)
         before = users_on(server)
-        result = sweep(server)
+        result = sweep(server, *ANY_AGE)
         after = users_on(server)
     assert result.returncode == 0, result.stderr
     assert set(after) == set(before) - set(LEFT_BEHIND)
@@ -117,7 +105,7 @@ def test_dry_run_lists_and_changes_nothing(tenant):
     with ReferenceServer(tenant) as server:
         ids = populate(server)
         before = users_on(server)
-        result = sweep(server, "--dry-run")
+        result = sweep(server, "--dry-run", *ANY_AGE)
         after = users_on(server)
     assert result.returncode == 0, result.stderr
     assert after == before
@@ -129,7 +117,7 @@ def test_dry_run_lists_and_changes_nothing(tenant):
 def test_delete_unsupported_users_end_deactivated(tenant):
     with ReferenceServer(tenant, layers=layers_for(["delete-unsupported-405"])) as server:
         ids = populate(server)
-        result = sweep(server)
+        result = sweep(server, *ANY_AGE)
         after = users_on(server)
     assert result.returncode == 0, result.stderr  # nothing is left active
     assert set(LEFT_BEHIND) | set(ORDINARY) <= set(after)  # DELETE really was refused
@@ -143,7 +131,7 @@ def test_delete_unsupported_users_end_deactivated(tenant):
 def test_users_that_cannot_be_removed_exit_1(tenant):
     with ReferenceServer(tenant, layers=[*layers_for(["delete-unsupported-405"]), refuse_patch()]) as server:
         populate(server, RUN_B_USERS)
-        result = sweep(server)
+        result = sweep(server, *ANY_AGE)
         after = users_on(server)
     assert result.returncode == 1
     assert all(after[name]["active"] is True for name in RUN_B_USERS)
@@ -158,7 +146,7 @@ def test_a_refused_sw_filter_falls_back_to_walking_every_page(tenant):
     with ReferenceServer(tenant, layers=[refuse_sw()], seed_users=150) as server:
         populate(server)
         before = users_on(server)
-        result = sweep(server)
+        result = sweep(server, *ANY_AGE)
         after = users_on(server)
     assert len(before) > 100 + len(LEFT_BEHIND)
     assert result.returncode == 0, result.stderr
@@ -172,7 +160,7 @@ def test_a_filter_the_target_ignores_is_checked_client_side(tenant):
     with ReferenceServer(tenant, layers=layers_for(["filter-ignored"])) as server:
         populate(server)
         before = users_on(server)
-        result = sweep(server)
+        result = sweep(server, *ANY_AGE)
         after = users_on(server)
     assert result.returncode == 0, result.stderr
     assert set(after) == set(before) - set(LEFT_BEHIND)
@@ -206,7 +194,7 @@ def test_a_malformed_listing_stops_the_walk_safely(tenant, layer, problem):
     page, says so, exits 1 and removes nobody (its listing is read from the store: the HTTP one is broken)."""
     with ReferenceServer(tenant, layers=[refuse_sw(), layer], seed_users=150) as server:
         populate(server)
-        result = sweep(server)
+        result = sweep(server, *ANY_AGE)
         stored = {u["userName"] for u in all_stored(server.state.store)}
     assert result.returncode == 1, result.stdout
     assert problem in result.stderr and "stopped early" in result.stderr
@@ -239,7 +227,7 @@ def test_a_token_in_the_target_file_is_refused(tmp_path, tenant):
         refused = sweep(None, "--target", str(target), token=server.token)
         target.write_text(f'base_url = "{server.base_url}"\n')
         populate(server, RUN_B_USERS)
-        swept = sweep(None, "--target", str(target), token=server.token)
+        swept = sweep(None, "--target", str(target), *ANY_AGE, token=server.token)
         after = users_on(server)
     assert refused.returncode == 2 and "tokens" in refused.stderr
     assert swept.returncode == 0, swept.stderr
@@ -321,8 +309,160 @@ def test_cleanup_stops_at_once_when_the_target_refuses_connections(tenant):
         tracker_client.close()
         client.close()
     assert time.monotonic() - started < 5
-    assert [e.method for e in sent] == ["GET", "DELETE"]  # the lookup, then one DELETE; nothing after the refusal
+    assert [e.method for e in sent] == ["GET"]  # the lookup was refused: nothing after it
     states = {u["userName"]: u["state"] for u in tracker.leftovers}
     assert states["never.answered@example.com"].startswith("possibly created")
-    assert sorted(s for name, s in states.items() if name in RUN_B_USERS)[1] == "not deleted: the target refused connections"
+    assert all(s == "not deleted: the target refused connections" for name, s in states.items() if name in RUN_B_USERS)
     assert {name for name in states} == {*RUN_B_USERS, "never.answered@example.com"}
+
+
+def test_a_create_that_never_connected_is_not_a_possible_leftover():
+    """A refused connection (or one not made in time) cannot have created a user; a create cut off after it
+    was sent (a reset, a read timeout) may have, so its userName is looked up at cleanup."""
+    tracker = Tracker()
+    for index, failure in enumerate(["ConnectError: [Errno 111] Connection refused", "ConnectTimeout: timed out",
+                                   "ReadTimeout: timed out", "RemoteProtocolError: Server disconnected"]):
+        body = f'{{"userName": "Scimcert.{RUN_A}.N.{index}@example.com"}}'
+        tracker.observe(ClientExchange(label="create", method="POST", url="http://127.0.0.1:9/scim/v2/Users",
+                                  request_headers={}, request_body=body, error=failure))
+    assert tracker.unanswered == [f"Scimcert.{RUN_A}.N.2@example.com", f"Scimcert.{RUN_A}.N.3@example.com"]
+
+
+# ---- ages: a run in progress keeps its users --------------------------------------------------
+
+def aged(hours: dict[str, float]) -> Rewrite:
+    """meta.created of the named users, as listings show it, set `hours` ago; None drops their meta."""
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        body = answer.body
+        if not ex.is_list or not isinstance(body, dict):
+            return
+        for user in body.get("Resources", []):
+            if user.get("userName") in hours:
+                if hours[user["userName"]] is None:
+                    user.pop("meta", None)
+                else:
+                    then = datetime.now(timezone.utc) - timedelta(hours=hours[user["userName"]])
+                    user["meta"]["created"] = then.isoformat().replace("+00:00", "Z")
+        answer.body = body
+    return Rewrite(on_response=on_response)
+
+
+def test_without_a_tag_users_newer_than_an_hour_are_spared(tenant):
+    """No --run-tag, no --ledger: only users created more than --older-than ago (default 1 hour) go, so the
+    users of a run still going on the same tenant stay."""
+    old, young = RUN_A_USERS[:2], [RUN_A_USERS[2], *RUN_B_USERS]
+    with ReferenceServer(tenant, layers=[aged({name: 3.0 for name in old})]) as server:
+        populate(server, [*old, *young])
+        result = sweep(server)
+        after = users_on(server)
+        shorter = sweep(server, "--older-than", "90m", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert not set(old) & set(after) and set(young) <= set(after)
+    assert sum("spared (newer than --older-than 1 h)" in line for line in result.stdout.splitlines()) == len(young)
+    assert summary(result) == f"found {len(old) + len(young)}, deleted {len(old)}, deactivated 0, left 0, " \
+                              f"spared {len(young)}"
+    assert "created more than 1 h ago" in result.stdout.splitlines()[0]
+    assert summary(shorter) == f"found {len(young)}, would remove 0, spared {len(young)} (dry run: nothing was changed)"
+
+
+def test_users_of_unknown_age_need_force(tenant):
+    """A target without meta.created: the sweep cannot tell a killed run's users from a running one's. It
+    lists them, spares them and exits 1 asking for --force; --force removes them."""
+    with ReferenceServer(tenant, layers=[aged({name: None for name in RUN_B_USERS})]) as server:
+        populate(server, RUN_B_USERS)
+        dry = sweep(server, "--dry-run")
+        spared = sweep(server)
+        kept = users_on(server)
+        forced = sweep(server, "--force")
+        after = users_on(server)
+    assert dry.returncode == 1 and spared.returncode == 1
+    assert "age unknown (no meta.created): spared; --force removes it" in dry.stdout and "--force" in dry.stderr
+    assert set(RUN_B_USERS) <= set(kept)
+    assert summary(spared) == f"found {len(RUN_B_USERS)}, deleted 0, deactivated 0, left 0, unknown age 2"
+    assert forced.returncode == 0, forced.stderr
+    assert not set(RUN_B_USERS) & set(after)
+
+
+@pytest.mark.parametrize("given", ["an hour", "-5m", "2w", ""])
+def test_an_unusable_age_is_a_usage_error(tenant, given):
+    with ReferenceServer(tenant) as server:
+        populate(server, RUN_A_USERS)
+        result = sweep(server, "--older-than", given)
+        after = users_on(server)
+    assert result.returncode == 2 and "--older-than" in result.stderr
+    assert set(RUN_A_USERS) <= set(after)
+
+
+# ---- the ledger of a killed run -------------------------------------------------------------------
+
+def ledger_of(folder: Path, names: Sequence[str], tag: str = RUN_A, cut: str = "") -> Path:
+    """A ledger as a run writes it (scimcert/ledger.py), naming `names`, with `cut` as a last line a crash
+    interrupted."""
+    path = folder / f"ledger-{tag}.jsonl"
+    path.write_text("".join(json.dumps({"run": tag, "userName": n}, ensure_ascii=False) + "\n" for n in names) + cut,
+                    "utf-8")
+    return path
+
+
+def test_the_ledger_names_exactly_the_users_removed(tenant, tmp_path):
+    """The ledger of run A names two of its users, one it never got to create, and one whose userName does
+    not start with the prefix (the target stored what was sent): exactly those that exist go; A's third user,
+    a look-alike run, run B and ordinary users stay. A crash-cut last line is skipped."""
+    outside = "Ｓcimcert.fullwidth.1@example.com"  # RFC 7644 §5 PRECIS probes send such names
+    named_in_ledger = [*RUN_A_USERS[:2], f"Scimcert.{RUN_A}.Never.9@example.com", outside]
+    with ReferenceServer(tenant) as server:
+        populate(server, [*LEFT_BEHIND, *ORDINARY, outside])
+        ledger = ledger_of(tmp_path, named_in_ledger, cut='{"run": "a1b2c3", "userNa')
+        result = sweep(server, "--ledger", str(ledger))
+        after = users_on(server)
+    assert result.returncode == 0, result.stderr
+    assert not {*RUN_A_USERS[:2], outside} & set(after)
+    assert {RUN_A_USERS[2], *RUN_B_USERS, LOOKALIKE, *ORDINARY} <= set(after)
+    assert "the 4 user(s) named in" in result.stdout.splitlines()[0]
+    assert summary(result) == "found 3, deleted 3, deactivated 0, left 0"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "cannot read the ledger"),
+    ("", "not a scimcert ledger"),
+    ('{"run": "x\\" or userName pr \\"", "userName": "Scimcert.x.A.1@example.com"}\n', "not a scimcert ledger"),
+], ids=["missing", "empty", "hostile-tag"])
+def test_an_unusable_ledger_is_a_usage_error(tenant, tmp_path, content, message):
+    ledger = tmp_path / "ledger-a1b2c3.jsonl"
+    if content is not None:
+        ledger.write_text(content)
+    with ReferenceServer(tenant) as server:
+        populate(server, RUN_A_USERS)
+        result = sweep(server, "--ledger", str(ledger))
+        both = sweep(server, "--ledger", str(ledger), "--run-tag", RUN_A)
+        after = users_on(server)
+    assert result.returncode == 2 and message in result.stderr
+    assert both.returncode == 2 and "not allowed with" in both.stderr
+    assert set(RUN_A_USERS) <= set(after)
+
+
+def test_cleanup_keeps_its_time_bound_and_says_how_far_it_got(tenant, monkeypatch):
+    """Cleanup against a slow target (100 ms a request) with a 0.45 s bound: it stops in time, lists the
+    users it did not get to with why, and prints where it starts, how far it got, and what it left."""
+    monkeypatch.setattr(cleanup_module, "PROGRESS_EVERY", 0.0)
+    tracker, lines = Tracker(), []
+    with ReferenceServer(tenant, layers=[Chaos(latency_ms=100)]) as server:
+        client = ScimClient(server.base_url, server.token, redactor=Redactor([server.token]), timeout=10,
+                            listeners=[tracker.observe])
+        try:
+            names = [f"Scimcert.{RUN_A}.Slow.{n}@example.com" for n in range(10)]
+            for name in names:
+                client.raw("POST", "/Users", body={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                                   "userName": name})
+            started = time.monotonic()
+            tracker.clean(client, until=started + 0.45, say=lines.append)
+            took = time.monotonic() - started
+        finally:
+            client.close()
+        after = users_on(server)
+    assert took < 0.45 + 0.5  # the bound, and the one DELETE on the wire when it passed
+    late = [u for u in tracker.leftovers if u["state"] == "not deleted: cleanup ran out of time"]
+    assert 0 < len(late) < len(names) and {u["userName"] for u in late} == set(names) & set(after)
+    assert lines[0] == "cleanup: removing 10 user(s) the run created (bound 0.45 s)"
+    assert "cleanup: 1/10 handled, 0 left so far" in lines
+    assert lines[-1].startswith("cleanup: done in ") and lines[-1].endswith(f"{len(late)} left on the target")

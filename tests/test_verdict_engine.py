@@ -120,6 +120,7 @@ def test_a_must_failure_before_a_skip_fails_the_run(tmp_path, name, args, why):
     assert "create      1F 1S" in case.run.stdout
     first = case.run.stdout.splitlines()[0]  # the run tag comes before any check, so a killed run can be swept
     assert first.startswith("scimcert run tag ") and "scimcert sweep --run-tag " in first
+    assert f"scimcert sweep --ledger {case.run.reports / 'ledger-'}" in first
 
 
 def test_a_warning_before_a_skip_is_kept(tmp_path):

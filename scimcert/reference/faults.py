@@ -1222,6 +1222,38 @@ def _protected_ignored():
     return Rewrite(on_request)
 
 
+@fault("pathless-id-applied", "update",
+       "A path-less PATCH replace carrying another id moves the user to that id (GET of the old id answers 404).",
+       breaks=("update.protected-attributes",))
+def _pathless_id_applied():
+    def on_request(ex: Exchange) -> None:
+        ops = patch_ops(ex)
+        for op in ops:
+            value = op.get("value")
+            if "path" not in op and isinstance(value, dict) and "id" in value and ex.method == "PATCH" and ex.user_id:
+                ex.notes["new id"] = str(value["id"])
+                op["value"] = {k: v for k, v in value.items() if k != "id"}
+        if "new id" in ex.notes:
+            ex.body = {**ex.body, "Operations": ops}
+            nothing_left_to_patch(ex)
+
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        new_id = ex.notes.get("new id")
+        if new_id is None or answer.status not in (200, 204):
+            return
+        store = ex.state.store
+        with store._lock:
+            user = store._users.pop(ex.user_id)
+            user["id"] = new_id
+            store._users[new_id] = user
+            store._order[store._order.index(ex.user_id)] = new_id
+            store._by_user_name[store.key(user["userName"])] = new_id
+        body = answer.body
+        if isinstance(body, dict):
+            answer.body = {**body, "id": new_id}
+    return Rewrite(on_request, on_response)
+
+
 @fault("put-clears-missing-username", "update",
        "A PUT without userName clears it: the user is stored with an empty userName (required is checked on create only).",
        breaks=("update.put-requires-username", "schema.user"))

@@ -97,10 +97,15 @@ def _write_object(user: dict, value: dict, op: str, schema: str | None = None) -
     Keys may be dotted or URN-qualified (Entra, see the page above; the SCIM Validator,
     https://docs.microsoft.com/en-us/answers/questions/1665068/) or a schema URN holding an
     object of its attributes. Unknown and readOnly keys are ignored: IdPs send id, meta, schemas.
+    An `id` other than the user's is an attempt to change it, refused as `path: "id"` is (400
+    mutability, §3.5.2: a client «MUST NOT modify an attribute that has mutability "readOnly"»);
+    the user's own id is an echo, ignored.
     """
     for key, item in value.items():
         if not isinstance(key, str):
             continue
+        if schema is None and key.lower() == "id" and item != user.get("id"):
+            raise mutability("'id' is readOnly: a replace may not give the user another id")
         urn = canonical_schema(key)
         if schema is None and urn in USER_SCHEMAS:
             if not isinstance(item, dict):
