@@ -14,6 +14,7 @@ followed; in read-only mode a write raises WriteRefused before anything is sent.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -98,6 +99,7 @@ class Exchange:
     url: str
     request_headers: dict[str, str]
     request_body: str | None
+    id: str = ""  # "<process>-<n>": its line in that process's transcript (transcript[-<worker>].jsonl)
     status: int | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     response_text: str = ""
@@ -161,10 +163,16 @@ class Exchange:
         text = self.response_text if self.status is not None else (self.error or "")
         return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 
+    def summary_record(self) -> dict:
+        """What a report keeps of an exchange it does not need as evidence: the rest is in the transcript,
+        under `id`."""
+        return {"id": self.id, "label": self.label, "method": self.method, "url": self.url, "status": self.status,
+                "error": self.error, "elapsedMs": round(self.elapsed_ms, 1), "throttled": self.throttled}
+
     def record(self) -> dict:
         """The exchange as a JSON-able dict (transcript and reports)."""
         return {
-            "label": self.label, "source": self.source, "inferred": self.inferred, "method": self.method, "url": self.url,
+            "id": self.id, "label": self.label, "source": self.source, "inferred": self.inferred, "method": self.method, "url": self.url,
             "requestHeaders": self.request_headers, "requestBody": self.request_body,
             "status": self.status, "responseHeaders": self.response_headers,
             "responseBody": self.response_text, "elapsedMs": round(self.elapsed_ms, 1), "error": self.error,
@@ -219,6 +227,8 @@ class ScimClient:
         self.throttle = throttle
         self.read_only = read_only
         self.deadline = deadline  # time.monotonic() after which no request waits for a Retry-After
+        self._numbers = itertools.count(1)  # exchange ids, shared with the check twins (for_check)
+        self._process = os.environ.get("PYTEST_XDIST_WORKER", "main")
         self._http = httpx.Client(timeout=httpx.Timeout(timeout), verify=verify, follow_redirects=False)
 
     @classmethod
@@ -264,6 +274,7 @@ class ScimClient:
         payload = content if content is not None else (body.encode("utf-8") if body is not None else None)
         shown = content.decode("utf-8", "replace") if content is not None else body
         exchange = Exchange(
+            id=f"{self._process}-{next(self._numbers)}",
             label=request.label, method=request.method, url=self.redact(url),
             request_headers={k: self.redact.header(k, v) for k, v in headers.items()},
             request_body=None if shown is None else self.redact(shown),

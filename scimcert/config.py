@@ -171,11 +171,30 @@ def validate(settings: dict) -> None:
         raise ConfigError("invalid target configuration: " + "; ".join(describe(p) for p in problems))
 
 
+TARGET_ONLY = {"SCIM_TOKEN": "token", "SCIM_REVOKED_TOKEN": "revoked_token", "SCIM_GUESTS": "guests",
+               "SCIM_ORG_DOMAINS": "org_domains"}  # settings that only mean something for a target of one's own
+
+
 def load(*, toml: str | Path | None = None, env: Mapping[str, str] | None = None,
-         options: Mapping | None = None, available_idps: tuple[str, ...] = ()) -> tuple[dict, dict]:
-    """(settings, secrets) from the three sources, validated. Settings carry no secret."""
+         options: Mapping | None = None, available_idps: tuple[str, ...] = (),
+         embedded: bool = False) -> tuple[dict, dict]:
+    """(settings, secrets) from the three sources, validated. Settings carry no secret. `embedded`: the
+    embedded reference server is asked for explicitly (a base URL is then an error, target-only settings
+    are ignored); otherwise target-only settings without a base URL are an error (a typo in a CI file
+    would test the embedded server and pass)."""
     env = os.environ if env is None else env
     settings = merge(from_toml(toml) if toml else {}, from_env(env), options or {})
+    if embedded and "base_url" in settings:
+        raise ConfigError("--embedded tests the embedded reference server, but a base URL is set "
+                          f"({settings['base_url']}): drop one of them")
+    given = [name for name, key in TARGET_ONLY.items() if (env.get(name) or "").strip() or key in settings]
+    if given and "base_url" not in settings and not embedded:
+        raise ConfigError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} set but SCIM_BASE_URL is not: "
+                          "set SCIM_BASE_URL (or --base-url) for your endpoint; a run tests the embedded reference "
+                          "server with these set only when asked (--embedded)")
+    if settings.get("reference_faults") and "base_url" in settings:
+        raise ConfigError("--reference-fault applies to the embedded reference server only, but a base URL is set "
+                          f"({settings['base_url']})")
     settings.setdefault("idps", list(available_idps))
     settings.setdefault("timeout", DEFAULT_TIMEOUT)
     validate(settings)

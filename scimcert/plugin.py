@@ -24,6 +24,7 @@ from . import config as config_module
 from . import reports
 from .client import ScimClient, WriteRefused
 from .data import UserFactory, run_tag, user_name_prefix
+from .paths import SUITES
 from .profiles import ProfileError, profiles, select
 from .records import CheckRecord
 from .requirements import CatalogueError, catalogue, lookup
@@ -61,6 +62,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--reports-dir", default="reports", help="where reports are written (default reports/)")
     group.addoption("--reference-fault", action="append", default=[], metavar="NAME",
                     help="enable a fault of the embedded reference server (demonstrations, meta-tests)")
+    group.addoption("--embedded", action="store_true", default=None,
+                    help="test the embedded reference server, even where target settings (a token, guests, "
+                         "domains) are in the environment")
+    group.addoption("--no-preflight", action="store_true", default=False,
+                    help="skip the preflight (name resolution, TCP, TLS, base path, token) before the checks")
     parser.addini("scimcert_suites", "folder of the conformance suites", default="suites")
 
 
@@ -74,7 +80,8 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         catalogue()
         settings, secrets = config_module.load(toml=config.getoption("target"), options=_options(config),
-                                               available_idps=tuple(profiles()))
+                                               available_idps=tuple(profiles()),
+                                               embedded=bool(config.getoption("embedded")))
         select(settings["idps"], settings.get("variants"))
     except (config_module.ConfigError, CatalogueError, ProfileError) as exc:
         raise pytest.UsageError(str(exc)) from exc
@@ -117,10 +124,12 @@ def _progress(config: pytest.Config, worker: dict | None):
 
 
 def _collects_suites(config: pytest.Config) -> bool:
-    suites = (config.rootpath / config.getini("scimcert_suites")).resolve()
+    """Whether the run collects the conformance suites: the project's suites/ (or the folder the ini option
+    scimcert_suites names), or the copy an installed wheel carries (scimcert.paths.SUITES)."""
+    folders = {(config.rootpath / config.getini("scimcert_suites")).resolve(), SUITES.resolve()}
     for arg in config.args:
         path = (config.invocation_params.dir / str(arg).split("::")[0]).resolve()
-        if path == suites or suites in path.parents:
+        if any(path == suites or suites in path.parents for suites in folders):
             return True
     return False
 
@@ -129,11 +138,20 @@ def _options(config: pytest.Config) -> dict:
     options: dict = {}
     if config.getoption("base_url"):
         options["base_url"] = config.getoption("base_url")
-    if config.getoption("idp"):
-        options["idps"] = config.getoption("idp")
+    if config.getoption("idp"):  # repeatable, and comma lists as SCIM_IDPS takes them
+        options["idps"] = [i.strip() for given in config.getoption("idp") for i in given.split(",") if i.strip()]
     if config.getoption("variant"):
-        options["variants"] = dict(v.split("=", 1) for v in config.getoption("variant") if "=" in v)
+        malformed = [v for v in config.getoption("variant") if "=" not in v or not v.split("=", 1)[1]]
+        if malformed:
+            raise pytest.UsageError(f"--variant {malformed[0]!r}: expected [IDP.]STEP=NAME, e.g. okta.updateUser=put")
+        options["variants"] = dict(v.split("=", 1) for v in config.getoption("variant"))
     if config.getoption("reference_fault"):
+        from .reference.faults import FAULTS
+
+        unknown = [f for f in config.getoption("reference_fault") if f not in FAULTS]
+        if unknown:
+            raise pytest.UsageError(f"unknown --reference-fault {unknown[0]!r}: `python -m scimcert.reference "
+                                    "--list-faults` lists them")
         options["reference_faults"] = config.getoption("reference_fault")
     if config.getoption("insecure"):
         options["verify_tls"] = False
@@ -213,20 +231,26 @@ class ConformancePlugin:
         node.workerinput.update(scimcert_seed=self.run.seed, scimcert_shared=str(self.run.shared_dir),
                                 scimcert_started=self.run.started_at)
 
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
-        if not self.run.is_worker:
-            shutil.rmtree(self.run.shared_dir, ignore_errors=True)
-
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """Before any check (and whatever the verbosity): the run tag, so a run killed with SIGKILL, which never
-        reaches its cleanup, can still be swept."""
+        """Before any check (and whatever the verbosity, before xdist starts its workers): the target and the
+        run tag, so a run killed with SIGKILL, which never reaches its cleanup, can still be swept; then the
+        preflight, which ends a run against a target set up wrong with one line and its own exit code."""
+        if self.run.is_worker or session.config.option.collectonly:
+            return
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None and not self.run.is_worker:
-            tag = run_tag(self.run.seed)
-            reporter.write_line(f"scimcert run tag {tag}: the users this run creates are named "
-                                f"{user_name_prefix(tag)}*, each written to {self.run.ledger_path} before it is "
-                                f"sent; if the run is killed, `scimcert sweep --ledger {self.run.ledger_path}` "
-                                f"(or `scimcert sweep --run-tag {tag}`) removes them")
+        say = reporter.write_line if reporter is not None else print
+        tag = run_tag(self.run.seed)
+        say(f"scimcert run tag {tag} against {self.run.target_name}: the users this run creates are named "
+            f"{user_name_prefix(tag)}*, each written to {self.run.ledger_path} before it is sent; if the run is "
+            f"killed, `scimcert sweep --ledger {self.run.ledger_path}` (or `scimcert sweep --run-tag {tag}`) "
+            "removes them")
+        if "base_url" in self.run.settings and not session.config.getoption("no_preflight"):
+            problem = self.run.preflight()
+            if problem is not None:
+                self.run.stopped = f"the preflight stopped it with exit {problem.exit_code}"
+                say(f"scimcert preflight: {problem.line} (exit {problem.exit_code}; --no-preflight skips this)")
+                pytest.exit(f"scimcert preflight failed (exit {problem.exit_code})", returncode=problem.exit_code)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         return [f"scimcert: seed {self.run.seed} (replay with --seed {self.run.seed}); "
@@ -307,12 +331,21 @@ class ConformancePlugin:
         elif stopped is not None:
             raise stopped
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        """A conformance failure is reported by its findings (requirement, expected vs actual, the request),
+        not by a traceback through the plugin: that is what JUnit, the console and CI views show."""
+        report = yield
+        if call.when == "call" and call.excinfo is not None and call.excinfo.errisinstance(ConformanceFailure):
+            report.longrepr = str(call.excinfo.value).strip("\n")
+        return report
+
     @staticmethod
     def _record(item: pytest.Item, verdict: Verdict) -> CheckRecord:
         doc = (getattr(item, "obj", None).__doc__ or "").strip().split("\n\n")[0] if hasattr(item, "obj") else ""
         return CheckRecord(nodeid=item.nodeid, check=getattr(item, "originalname", item.name), idp=_idp_of(item),
                            doc=" ".join(doc.split()), requirements=verdict.results(), error=verdict.error,
-                           exchanges=[e.record() for e in verdict.exchanges],
+                           exchanges=[e.summary_record() for e in verdict.exchanges],
                            variants=sorted({e.label + (" (inferred)" if e.inferred else "") for e in verdict.exchanges}))
 
     def _attach_allure(self, item: pytest.Item, verdict: Verdict) -> None:
@@ -327,6 +360,11 @@ class ConformancePlugin:
         for requirement in verdict.declared:
             allure.dynamic.story(requirement.id)
         allure.dynamic.severity({"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}[strictest.level])
+        if verdict.warnings and not verdict.failures:  # passed in Allure's status, so said where it is seen
+            allure.dynamic.tag("scimcert-warning")
+            allure.dynamic.label("scimcert_outcome", "warning")
+            allure.dynamic.description("SHOULD violated (a warning, not a failure):\n"
+                                       + verdict.report(verdict.warnings))
         for exchange in verdict.exchanges:
             allure.attach(json.dumps(exchange.record(), indent=2, ensure_ascii=False), name=exchange.summary(),
                           attachment_type=allure.attachment_type.JSON)
@@ -368,14 +406,24 @@ class ConformancePlugin:
         return None
 
     def pytest_terminal_summary(self, terminalreporter, config: pytest.Config) -> None:
-        if not self.run.is_worker and not config.option.collectonly:
+        if not self.run.is_worker and not config.option.collectonly and not self.run.stopped:
             for line in reports.console_summary(self.run):
                 terminalreporter.write_line(line)
 
     @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.run.is_worker or session.config.option.collectonly:
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """The console's last line, after pytest's own: the verdict, the target and the figures behind it."""
+        if self.run.is_worker:
             return
+        shutil.rmtree(self.run.shared_dir, ignore_errors=True)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if not config.option.collectonly and reporter is not None and (self.run.records or self.run.stopped):
+            reporter.write_line(reports.verdict_line(self.run))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.run.is_worker or session.config.option.collectonly or self.run.stopped:
+            return  # a run stopped by its preflight judged nothing: no report may blame the target
         if not self.run.must_evaluated() and session.exitstatus == 0:
             session.exitstatus = 1
             self.run.vacuous = True
@@ -385,4 +433,4 @@ class ConformancePlugin:
         reports.write_all(self.run)
         self.run.settle_ledger()
         if session.config.option.xmlpath:  # pytest's junitxml plugin has written it by now (we run last)
-            reports.finish_junit(Path(session.config.option.xmlpath), self.run.redactor)
+            reports.finish_junit(Path(session.config.option.xmlpath), self.run)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import html
 import json
 import platform
+import re
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from importlib import metadata
 from xml.etree import ElementTree
 
 from . import __version__
+from .certificate import CERTIFICATE_HOW, certify
 from .profiles import profiles
 from .records import OUTCOMES, worst
 from .reference.tenant import Tenant
@@ -193,9 +195,19 @@ def console_summary(run) -> list[str]:
     lines += conduct(run)
     lines += cleanup_lines(run.cleanup())
     lines.append(f"reports: {run.reports_dir}/conformance.html, conformance.json, junit.xml, allure-results/")
-    verdict = verdict_of(run.exit_status)
-    lines.append(f"scimcert verdict: {verdict}" + (f" ({'; '.join(why(run, figures))})" if verdict == "FAIL" else ""))
     return lines
+
+
+def verdict_line(run) -> str:
+    """The console's last line: the verdict and why, the target, and the distinct requirements behind it."""
+    if run.stopped:
+        return f"scimcert verdict: NOT RUN against {run.target_name} ({run.stopped}): nothing was judged"
+    figures = tally(run)
+    verdict = verdict_of(run.exit_status)
+    counts = figures["requirements"]
+    return (f"scimcert verdict: {verdict}" + (f" ({'; '.join(why(run, figures))})" if verdict == "FAIL" else "")
+            + f" against {run.target_name}: {figures['mustFailed']} MUST failed, {counts['warning']} warned, "
+            f"{counts['passed']} passed, {counts['skipped']} skipped of {sum(counts.values())} requirements")
 
 
 def cleanup_lines(cleanup: dict) -> list[str]:
@@ -274,8 +286,10 @@ def conduct(run) -> list[str]:
 def write_all(run) -> None:
     run.reports_dir.mkdir(parents=True, exist_ok=True)
     doc = document(run, run.exit_status)  # meets schemas/conformance.schema.json: tests/ validate it
-    text = json.dumps(doc, indent=2, ensure_ascii=False)
-    (run.reports_dir / "conformance.json").write_text(run.redactor(text), encoding="utf-8")
+    doc = json.loads(run.redactor(json.dumps(doc, ensure_ascii=False)))  # the certificate covers what is written
+    doc["certificate"] = certify(doc)
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))  # for tools: people read the HTML
+    (run.reports_dir / "conformance.json").write_text(text, encoding="utf-8")
     (run.reports_dir / "conformance.html").write_text(run.redactor(render_html(doc)), encoding="utf-8")
 
 
@@ -290,7 +304,9 @@ th{background:#f4f4f6} td.failed{background:#fadbd8}td.warning{background:#fff1c
 .failure{border-left:4px solid #c0392b;padding:.2em 1em;margin:1.2em 0;background:#fdf6f5}
 .warn{border-left-color:#d4a017;background:#fffaf0}
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:12px}
-.meta{color:#555} code{font-size:12px}
+.meta{color:#555} code{font-size:12px} td.na{color:#888;font-style:italic}
+nav#toc{background:#f4f4f6;padding:.5em 1em;border-radius:6px} nav#toc ol{margin:.3em 0;columns:2}
+details.evidence{margin:.5em 0 1em} details.evidence>summary{cursor:pointer;font-weight:600}
 """
 
 
@@ -302,26 +318,49 @@ def _pairs(mapping: dict) -> str:
     return ", ".join(f"{key}={value}" for key, value in mapping.items())
 
 
+SECTIONS = (("verdict", "Verdict"), ("matrix", "Capability × IdP"), ("crashes", "Harness errors"),
+            ("defects", "Distinct defects"), ("failures", "Failures (MUST)"), ("warnings", "Warnings (SHOULD)"),
+            ("skipped", "Skipped"), ("requirements", "Requirements"), ("cleanup", "Cleanup"),
+            ("certificate", "Certificate"))
+
+
 def render_html(doc: dict) -> str:
-    """One self-contained page a vendor can hand over."""
+    """One self-contained page a vendor can hand over: no script, no external request; a table of contents,
+    defects grouped, evidence folded (<details>), JSON bodies pretty-printed, sources as links."""
     idps = doc["target"]["idps"]
     names = {p.id: p.name for p in profiles().values()}
+    parts = {"verdict": [f"<p><span class='verdict {doc['verdict']}'>{doc['verdict']}</span> "
+                         + (f"{_e('; '.join(doc['why']))}" if doc["why"] else "no MUST requirement failed") + "</p>",
+                         _summary_html(doc["summary"])]
+             + (["<p><b>No MUST requirement was judged in this run: it does not pass.</b></p>"] if doc["vacuous"] else [])
+             + [f"<p><b>{_e(line)}</b></p>" for line in doc["conduct"]],
+             "matrix": _matrix_html(doc, idps, names), "crashes": _crashes_html(doc), "defects": _defects_html(doc),
+             "failures": _findings_html(doc, "failed"), "warnings": _findings_html(doc, "warning"),
+             "skipped": _skips_html(doc), "requirements": _requirements_html(doc),
+             "cleanup": _cleanup_html(doc["cleanup"]), "certificate": _certificate_html(doc.get("certificate"))}
+    shown = [(key, title) for key, title in SECTIONS if parts[key]]
     out = ["<!doctype html><html lang=en><meta charset=utf-8><title>scimcert conformance report</title>",
+           "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'\">",
            f"<style>{_CSS}</style><body><h1>SCIM conformance report</h1>",
            f"<p class=meta>Target {_e(doc['target']['baseUrl'])}"
            + (f" with faults {_e(', '.join(doc['target']['referenceFaults']))}" if doc['target'].get('referenceFaults') else "")
            + f" · IdPs {_e(', '.join(names.get(i, i) for i in idps))}"
            + (f" · tenant variants {_e(_pairs(doc['target']['variants']))}" if doc["target"].get("variants") else "")
            + f" · seed {doc['seed']} · scimcert {_e(doc['tool']['version'])} · {_e(doc['generated'])}</p>",
-           f"<p><span class='verdict {doc['verdict']}'>{doc['verdict']}</span> "
-           + (f"{_e('; '.join(doc['why']))}" if doc["why"] else "no MUST requirement failed") + "</p>",
-           _summary_html(doc["summary"])]
-    if doc["vacuous"]:
-        out.append("<p><b>No MUST requirement was judged in this run: it does not pass.</b></p>")
-    out += [f"<p><b>{_e(line)}</b></p>" for line in doc["conduct"]]
+           "<nav id=toc><b>Contents</b><ol>" + "".join(f"<li><a href='#{key}'>{_e(title)}</a></li>" for key, title in shown)
+           + "</ol></nav>"]
+    for key, title in shown:
+        out.append(f"<section id={key}><h2>{_e(title)}</h2>")
+        out += parts[key]
+        out.append("</section>")
+    out.append("</body></html>")
+    return "".join(out)
+
+
+def _matrix_html(doc: dict, idps: list[str], names: dict) -> list[str]:
     columns = idps + (["rfc"] if any("rfc" in row for row in doc["matrix"].values()) else [])
-    out.append("<h2>Capability × IdP</h2><table><tr><th>capability</th>"
-               + "".join(f"<th>{_e(names.get(i, i))}</th>" for i in columns) + "</tr>")
+    blocked = _blocked_cells(doc)
+    out = ["<table><tr><th>capability</th>" + "".join(f"<th>{_e(names.get(i, i))}</th>" for i in columns) + "</tr>"]
     for capability in CAPABILITIES:
         row = doc["matrix"].get(capability)
         if not row:
@@ -329,25 +368,37 @@ def render_html(doc: dict) -> str:
         out.append(f"<tr><th>{_e(capability)}</th>")
         for idp in columns:
             counts = Counter(row.get(idp, {}))
-            out.append(f"<td class={worst(counts)}>{_e(_cell(counts))}</td>")
+            note = " <span class=meta>(skips blocked by a failure)</span>" if (capability, idp) in blocked else ""
+            out.append(f"<td class={worst(counts)}>{_e(_cell(counts))}{note}</td>" if counts
+                       else "<td class=na title='no check of this capability runs for this column'>not applicable</td>")
         out.append("</tr>")
-    out.append("</table>")
-    out += _crashes_html(doc)
-    out += _defects_html(doc)
-    out += _findings_html(doc, "failed", "Failures (MUST)")
-    out += _findings_html(doc, "warning", "Warnings (SHOULD)")
-    out += _skips_html(doc)
-    out += _requirements_html(doc)
-    out += _cleanup_html(doc["cleanup"])
-    out.append("</body></html>")
-    return "".join(out)
+    return out + ["</table><p class=meta>P passed, W warning, F failed, E harness error, S skipped (with the reasons "
+                  "under Skipped); “not applicable”: no check of that capability runs in that column.</p>"]
+
+
+BLOCKED = ("not reached:", "precondition failed:")  # skip reasons that mean "something failed first"
+
+
+def _blocked_cells(doc: dict) -> set[tuple[str, str]]:
+    return {(r["capability"], c["idp"] or "rfc") for c in doc["checks"] for r in c["requirements"]
+            if r["outcome"] == "skipped" and r["reason"].startswith(BLOCKED)}
+
+
+def _certificate_html(certificate: dict | None) -> list[str]:
+    if not certificate:
+        return []
+    rows = [("tool", certificate["tool"]), ("seed", certificate["seed"]),
+            ("catalogue digest (requirements, IdP profiles, schemas)", certificate["catalogueDigest"]),
+            ("report digest", certificate["reportDigest"])]
+    return ["<table>" + "".join(f"<tr><th>{_e(k)}</th><td><code>{_e(v)}</code></td></tr>" for k, v in rows) + "</table>",
+            f"<p class=meta>{_e(CERTIFICATE_HOW)}</p>"]
 
 
 def _cleanup_html(cleanup: dict) -> list[str]:
     lines = cleanup_lines(cleanup)
     if not cleanup["leftovers"]:
-        return [f"<h2 id=cleanup>Cleanup</h2><p>{_e(lines[0])}</p>"]
-    return [f"<h2 id=cleanup>Users that may remain on the target</h2><p>{_e(lines[0])}</p><ul>",
+        return [f"<p>{_e(lines[0])}</p>"]
+    return [f"<p><b>Users that may remain on the target.</b> {_e(lines[0])}</p><ul>",
             *(f"<li class=leftover>{_e(_leftover(u))}</li>" for u in cleanup["leftovers"]), "</ul>"]
 
 
@@ -364,17 +415,20 @@ def _defects_html(doc: dict) -> list[str]:
     if not doc["defects"]:
         return []
     rows = [f"<tr><td class={d['outcome']}>{_e(d['outcome'])}</td><td><code>{_e(d['requirement'])}</code> "
-            f"{_e(d['level'])}</td><td>{_e(d['cause'])}</td><td>{d['findings']}</td><td>{len(d['checks'])}</td>"
-            f"<td>{_e(', '.join(d['idps']))}</td></tr>" for d in doc["defects"]]
-    return ([f"<h2>Distinct defects ({len(rows)})</h2><table><tr><th>result</th><th>requirement</th><th>cause</th>"
-             "<th>findings</th><th>checks</th><th>IdPs</th></tr>"] + rows + ["</table>"])
+            f"{_e(d['level'])}</td><td>{_e(d['cause'])}</td><td>{d['findings']}</td><td>{_e(', '.join(d['idps']))}</td>"
+            f"<td><details><summary>{len(d['checks'])} check(s)</summary><ul>"
+            + "".join(f"<li><code>{_e(c)}</code></li>" for c in d["checks"]) + "</ul></details></td></tr>"
+            for d in doc["defects"]]
+    return ([f"<p>{len(rows)} distinct defect(s): identical findings grouped by requirement and cause, with the "
+             "checks and IdPs each affects.</p><table><tr><th>result</th><th>requirement</th><th>cause</th>"
+             "<th>findings</th><th>IdPs</th><th>checks</th></tr>"] + rows + ["</table>"])
 
 
 def _crashes_html(doc: dict) -> list[str]:
     crashed = [c for c in doc["checks"] if c["outcome"] == "error"]
     if not crashed:
         return []
-    return (["<h2>Harness errors</h2><p>These checks crashed inside scimcert: a bug of the tool, not a verdict "
+    return (["<p>These checks crashed inside scimcert: a bug of the tool, not a verdict "
              "on the target. Their unjudged requirements are reported as errors.</p><ul>"]
             + [f"<li><code>{_e(c['nodeid'])}</code>: {_e(c['error'])}</li>" for c in crashed] + ["</ul>"])
 
@@ -382,7 +436,7 @@ def _crashes_html(doc: dict) -> list[str]:
 EXAMPLES = 3  # evidence blocks shown per requirement; the rest are counted
 
 
-def _findings_html(doc: dict, outcome: str, title: str) -> list[str]:
+def _findings_html(doc: dict, outcome: str) -> list[str]:
     by_requirement: dict[str, list[tuple[dict, dict]]] = defaultdict(list)
     for check in doc["checks"]:
         for result in check["requirements"]:
@@ -394,9 +448,9 @@ def _findings_html(doc: dict, outcome: str, title: str) -> list[str]:
         checks = sorted({f"{c['idp'] or 'rfc'} · {c['check']}" for c, _ in findings})
         graded = sorted({r["reason"] for c, _ in findings for r in c["requirements"]
                          if r["requirement"] == requirement_id and r["outcome"] == outcome and r["reason"]})
-        out.append(f"<div class='failure{' warn' if outcome == 'warning' else ''}'>"
+        out.append(f"<div class='failure{' warn' if outcome == 'warning' else ''}' id='{outcome}-{_e(requirement_id)}'>"
                    f"<h3><code>{_e(requirement_id)}</code> {_e(requirement['level'])} · {len(findings)} finding(s)</h3>"
-                   f"<p>{_e(requirement['statement'])}<br><span class=meta>Source: {_e(requirement['source'])}"
+                   f"<p>{_e(requirement['statement'])}<br><span class=meta>Source: {_linked(requirement['source'])}"
                    f"<br>Checks: {_e(', '.join(checks))}"
                    + "".join(f"<br>{_e(reason)}" for reason in graded) + "</span></p>")
         for check, finding in findings[:EXAMPLES]:
@@ -405,25 +459,49 @@ def _findings_html(doc: dict, outcome: str, title: str) -> list[str]:
             out.append(f"<p class=meta>… and {len(findings) - EXAMPLES} more finding(s) like these "
                        "(all in conformance.json)</p>")
         out.append("</div>")
-    return ([f"<h2>{_e(title)}</h2>"] + out) if out else []
+    return out
 
 
 def _finding_html(check: dict, finding: dict) -> str:
     exchange = finding.get("exchange") or {}
     parts = [f"<h4>{_e(check['idp'] or 'rfc')} · {_e(check['check'])}: {_e(finding['message'])}</h4>",
-             f"<table><tr><th>expected</th><td>{_e(finding['expected'])}</td></tr>"
-             f"<tr><th>actual</th><td>{_e(finding['actual'])}</td></tr></table>"]
+             f"<table><tr><th>expected</th><td>{_e(finding.get('expected'))}</td></tr>"
+             f"<tr><th>actual</th><td>{_e(finding.get('actual'))}</td></tr></table>"]
     if exchange:
         answer = exchange["status"] if exchange["status"] is not None else exchange["error"]
         shape = f"{exchange.get('label', '')} ({exchange.get('source', '')})"
         if exchange.get("inferred"):
             shape += ": the reference marks this request shape as inferred"
-        parts += [f"<p class=meta>Request shape: {_e(shape)}</p>",
+        parts += [f"<details class=evidence><summary>Evidence: {_e(exchange['method'])} {_e(exchange['url'])} → "
+                  f"{_e(answer)}</summary>",
+                  f"<p class=meta>Request shape: {_e(shape)}</p>",
                   f"<p><b>Request</b> {_e(exchange['method'])} {_e(exchange['url'])}</p>",
-                  f"<pre>{_e(exchange['requestBody'])}</pre>" if exchange.get("requestBody") else "",
-                  f"<p><b>Response</b> {_e(answer)}</p><pre>{_e((exchange['responseBody'] or '')[:1500])}</pre>",
-                  f"<p><b>Reproduce</b></p><pre>{_e(exchange['curl'])}</pre>"]
+                  f"<pre>{_e(_pretty(exchange['requestBody']))}</pre>" if exchange.get("requestBody") else "",
+                  f"<p><b>Response</b> {_e(answer)}</p><pre>{_e(_pretty(exchange['responseBody'] or '', 4000))}</pre>",
+                  f"<p><b>Reproduce</b></p><pre class=curl>{_e(exchange['curl'])}</pre></details>"]
     return "".join(parts)
+
+
+def _pretty(body: str, limit: int | None = None) -> str:
+    """A JSON body indented for reading; anything else as it came. Cut at `limit` characters."""
+    try:
+        text = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except ValueError:
+        text = body
+    return text if limit is None or len(text) <= limit else text[:limit] + f"\n… ({len(text)} characters in all)"
+
+
+_URL = re.compile(r"https?://[^\s)»<>\"']+")
+
+
+def _linked(text: str) -> str:
+    """Escaped text whose URLs are links (sources cite the RFC sections and IdP pages they quote)."""
+    out, at = [], 0
+    for found in _URL.finditer(text):
+        url = found.group(0).rstrip(".,;")
+        out += [_e(text[at:found.start()]), f"<a href='{_e(url)}' rel=noreferrer>{_e(url)}</a>"]
+        at = found.start() + len(url)
+    return "".join(out) + _e(text[at:])
 
 
 def _skips_html(doc: dict) -> list[str]:
@@ -431,9 +509,16 @@ def _skips_html(doc: dict) -> list[str]:
                if r["outcome"] == "skipped"}
     if not skipped:
         return []
-    return ["<h2>Skipped</h2><table><tr><th>requirement</th><th>IdP</th><th>reason</th></tr>"] + [
-        f"<tr><td><code>{_e(r)}</code></td><td>{_e(i or 'rfc')}</td><td>{_e(reason)}</td></tr>"
-        for r, i, reason in sorted(skipped, key=lambda t: (t[0], t[1] or ""))] + ["</table>"]
+    out = []
+    for title, blocked in (("Skipped because something failed first", True),
+                           ("Not judged: not offered by the target, or not configured", False)):
+        rows = [f"<tr><td><code>{_e(r)}</code></td><td>{_e(i or 'rfc')}</td><td>{_e(reason)}</td></tr>"
+                for r, i, reason in sorted(skipped, key=lambda t: (t[0], t[1] or ""))
+                if reason.startswith(BLOCKED) == blocked]
+        if rows:
+            out += [f"<h3>{_e(title)} ({len(rows)})</h3><table class={'blocked' if blocked else 'na'}><tr>"
+                    "<th>requirement</th><th>IdP</th><th>reason</th></tr>", *rows, "</table>"]
+    return out
 
 
 def _requirements_html(doc: dict) -> list[str]:
@@ -449,19 +534,26 @@ def _requirements_html(doc: dict) -> list[str]:
         result = worst(outcomes)
         rows.append(f"<tr><td><code>{_e(rid)}</code></td><td>{_e(requirement['level'])}</td>"
                     f"<td class={result}>{_e(result)}</td><td>{_e(requirement['statement'])}</td>"
-                    f"<td class=meta>{_e(requirement['source'])}</td></tr>")
-    return ["<h2>Requirements</h2><table><tr><th>ID</th><th>level</th><th>result</th><th>statement</th>"
+                    f"<td class=meta>{_linked(requirement['source'])}</td></tr>")
+    return ["<table><tr><th>ID</th><th>level</th><th>result</th><th>statement</th>"
             "<th>source</th></tr>"] + rows + ["</table>"]
 
 
 # ---- JUnit -----------------------------------------------------------------------------------
 
-def finish_junit(path, redactor) -> None:
+WARNINGS_SUITE = "scimcert SHOULD warnings"
+
+
+def finish_junit(path, run) -> None:
     """pytest's junit.xml, finished: a crashed check (the HARNESS_ERROR_PROPERTY) is an <error>, not a
-    <failure> of the target, the suites' counts follow, and the file passes the redactor once more."""
+    <failure> of the target; every warned requirement becomes a <testcase> of its own in the testsuite
+    "scimcert SHOULD warnings", <skipped type="warning"> with the finding, which the test-report views of
+    GitHub and GitLab list (a check that only warned passes, and a passed case shows nothing); the
+    suites' counts follow, and the file passes the redactor once more."""
     if not path.is_file():
         return
     tree = ElementTree.parse(path)
+    root = tree.getroot()
     for suite in tree.iter("testsuite"):
         moved = 0
         for case in suite.iter("testcase"):
@@ -474,5 +566,32 @@ def finish_junit(path, redactor) -> None:
                 moved += 1
         suite.set("failures", str(int(suite.get("failures", "0")) - moved))
         suite.set("errors", str(int(suite.get("errors", "0")) + moved))
-    text = ElementTree.tostring(tree.getroot(), encoding="unicode")
-    path.write_text('<?xml version="1.0" encoding="utf-8"?>' + redactor(text), encoding="utf-8")
+    warned = [(record, result) for record, result in run.results() if result.outcome == "warning"]
+    if warned:
+        suite = ElementTree.Element("testsuite", name=WARNINGS_SUITE, tests=str(len(warned)), skipped=str(len(warned)),
+                                    failures="0", errors="0", time="0")
+        for record, result in warned:
+            case = ElementTree.SubElement(suite, "testcase", classname="scimcert.warnings",
+                                          name=f"{result.requirement} [{record.column}] {record.nodeid}", time="0")
+            text = "\n".join(_finding_lines(f) for f in result.failed_findings) or result.reason
+            skipped = ElementTree.SubElement(case, "skipped", type="warning",
+                                             message=f"WARNING (does not fail the run) {result.level} {result.requirement}: "
+                                                     f"{catalogue()[result.requirement].statement}")
+            skipped.text = text
+        if root.tag == "testsuites":
+            root.append(suite)
+        else:  # a single <testsuite> root: wrap both
+            root = ElementTree.Element("testsuites")
+            root.extend([tree.getroot(), suite])
+    text = ElementTree.tostring(root, encoding="unicode")
+    path.write_text('<?xml version="1.0" encoding="utf-8"?>' + run.redactor(text), encoding="utf-8")
+
+
+def _finding_lines(finding: dict) -> str:
+    exchange = finding.get("exchange") or {}
+    lines = [finding.get("message", ""), f"  expected: {finding.get('expected')}", f"  actual:   {finding.get('actual')}"]
+    if exchange:
+        lines.append(f"  request:  {exchange.get('method')} {exchange.get('url')} → "
+                     f"{exchange.get('status') or exchange.get('error')}")
+        lines.append(f"  curl:     {exchange.get('curl')}")
+    return "\n".join(lines)

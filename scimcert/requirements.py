@@ -61,3 +61,27 @@ def lookup(ids: tuple[str, ...] | list[str]) -> list[Requirement]:
     if unknown:
         raise CatalogueError(f"unknown requirement id(s): {', '.join(unknown)} (see fixtures/requirements.json)")
     return [known[i] for i in ids]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`scimcert requirements`: the catalogue, one requirement a line, or as JSON."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="scimcert requirements", description="List the requirement catalogue.")
+    p.add_argument("--capability", choices=CAPABILITIES, action="append", help="only these capabilities")
+    p.add_argument("--level", choices=LEVELS, action="append", help="only these levels (in the --idp column)")
+    p.add_argument("--idp", metavar="ID", help="levels and sources as in this IdP's column (okta, onelogin, entra, rfc)")
+    p.add_argument("--json", action="store_true", help="JSON: a list of {id, level, capability, source, statement}")
+    args = p.parse_args(argv)
+    column = args.idp or "rfc"
+    chosen = [r for r in catalogue().values()
+              if (not args.capability or r.capability in args.capability)
+              and (not args.level or r.level_in(column) in args.level)]
+    if args.json:
+        print(json.dumps([{"id": r.id, "level": r.level_in(column), "capability": r.capability,
+                           "source": r.source_in(column), "statement": r.statement} for r in chosen],
+                         indent=2, ensure_ascii=False))
+    else:
+        for r in chosen:
+            print(f"{r.id:<36} {r.level_in(column):<6} {r.capability:<10} {r.statement}")
+    return 0

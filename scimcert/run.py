@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -42,6 +43,7 @@ class Run:
     tracker: Tracker = field(default_factory=Tracker)
     records: list[CheckRecord] = field(default_factory=list)
     vacuous: bool = False
+    stopped: str | None = None  # why the preflight stopped the run before any check
     exit_status: int = 0  # the session's, once it has finished (controller side)
     redactor: Redactor = field(default_factory=Redactor)
     say: Callable[[str], None] = field(default=lambda line: None, repr=False)  # progress, outside the reports
@@ -72,6 +74,23 @@ class Run:
                                             before_send=[ledger.before_send],
                                             deadline=time.monotonic() + self.seconds_left())
         return self.target
+
+    @property
+    def target_name(self) -> str:
+        """The target as the console names it: its URL, or the embedded reference server."""
+        return self.settings.get("base_url") or "the embedded reference server"
+
+    def preflight(self):
+        """The preflight's problem with the configured target (scimcert/preflight.py), or None."""
+        from .preflight import SECONDS, check
+
+        configured = config_module.target(self.settings, self.secrets)
+        target = dataclasses.replace(configured, timeout=min(SECONDS, configured.timeout))
+        client = ScimClient.for_target(target, self.redactor, shared_dir=self.shared_dir)
+        try:
+            return check(target, client)
+        finally:
+            client.close()
 
     @property
     def tag(self) -> str:

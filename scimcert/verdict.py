@@ -42,12 +42,17 @@ class Finding:
     cause: str | None = None  # what a failed automatic judgement found, alike across checks (reports group by it)
 
     def record(self) -> dict:
-        return {
-            "requirement": self.requirement, "ok": self.ok, "message": self.message,
-            "expected": _jsonable(self.expected), "actual": _jsonable(self.actual),
-            "exchange": self.exchange.record() if self.exchange else None,
-            **({"cause": self.cause} if self.cause else {}),
-        }
+        """A failed finding carries its evidence in full; a passed one only what it found and the id of its
+        exchange in the transcript, and leaves out what is empty (a clean run's report stays small)."""
+        if not self.ok:
+            return {"requirement": self.requirement, "ok": False, "message": self.message,
+                    "expected": _jsonable(self.expected), "actual": _jsonable(self.actual),
+                    "exchange": self.exchange.record() if self.exchange else None,
+                    **({"exchangeId": self.exchange.id} if self.exchange else {}),
+                    **({"cause": self.cause} if self.cause else {})}
+        given = {"expected": _jsonable(self.expected), "actual": _jsonable(self.actual),
+                 "exchangeId": self.exchange.id if self.exchange else None}
+        return {"ok": True, "message": self.message, **{k: v for k, v in given.items() if v is not None}}
 
 
 def _within(pointer: str, places: list[str]) -> bool:
@@ -231,9 +236,17 @@ class Verdict:
     def results(self) -> list[Result]:
         """One result per declared requirement."""
         return [Result(requirement=r.id, level=r.level_in(self.column), capability=r.capability, outcome=self.outcome_of(r),
-                       reason=self.reason_of(r), automatic=r.id in HARNESS_JUDGED,
-                       findings=tuple(f.record() for f in self.findings if f.requirement == r.id))
+                       reason=self.reason_of(r), automatic=r.id in HARNESS_JUDGED, findings=self._recorded(r.id))
                 for r in self.declared]
+
+    def _recorded(self, requirement_id: str) -> tuple[dict, ...]:
+        """The findings of a requirement as reports keep them. An automatic requirement judged on every response
+        that met it everywhere keeps one finding naming the responses (their transcript ids), not one per response."""
+        mine = [f for f in self.findings if f.requirement == requirement_id]
+        if requirement_id in HARNESS_JUDGED and len(mine) > 1 and all(f.ok for f in mine):
+            return ({"ok": True, "message": f"all {len(mine)} responses judged met it",
+                     "exchangeIds": [f.exchange.id for f in mine if f.exchange]},)
+        return tuple(f.record() for f in mine)
 
     @property
     def failures(self) -> list[Finding]:

@@ -47,6 +47,17 @@ class SuiteRun:
         return [f"{check['nodeid']}: {check.get('error')}" for check in self.document["checks"]
                 if check["outcome"] == "error"]
 
+    @cached_property
+    def transcript(self) -> dict[str, dict]:
+        """Every exchange of the run in full, by id (a report keeps only summaries of those it needs not as
+        evidence)."""
+        return {record["id"]: record for path in sorted(self.reports.glob("transcript*.jsonl"))
+                for record in map(json.loads, path.read_text("utf-8").splitlines())}
+
+    def exchanges(self, check: dict) -> list[dict]:
+        """The full records of a check's exchanges (conformance.json's summaries, looked up in the transcript)."""
+        return [self.transcript[summary["id"]] for summary in check["exchanges"]]
+
     def junit(self) -> ET.Element:
         return ET.parse(self.reports / "junit.xml").getroot()
 

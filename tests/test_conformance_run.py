@@ -126,8 +126,8 @@ def test_seed_replays_the_same_test_data(clean_run, tmp_path):
     seed = clean_run.document["seed"]
     replay = run_suite(tmp_path, "--seed", str(seed), suites="suites/test_create.py")
     first = {e["requestBody"] for c in clean_run.document["checks"] if "test_create" in c["nodeid"]
-             for e in c["exchanges"] if e["method"] == "POST"}
-    again = {e["requestBody"] for c in replay.document["checks"] for e in c["exchanges"] if e["method"] == "POST"}
+             for e in clean_run.exchanges(c) if e["method"] == "POST"}
+    again = {e["requestBody"] for c in replay.document["checks"] for e in replay.exchanges(c) if e["method"] == "POST"}
     assert again and again <= first
 
 
@@ -306,3 +306,15 @@ def test_the_run_leaves_no_user_behind(tmp_path):
     assert created > 20
     assert after == before  # ... and nothing is left behind
     assert run.document["cleanup"]["leftovers"] == []
+
+
+def test_a_clean_report_refers_to_its_transcript_and_stays_small(clean_run):
+    """Passed findings and every check's exchanges refer to transcript lines by id (the evidence in full stays
+    with failed findings), so a clean run's conformance.json stays well under 1 MB; every id resolves."""
+    size = (clean_run.reports / "conformance.json").stat().st_size
+    assert size < 900_000, f"{size} bytes"
+    ids = [e["id"] for c in clean_run.document["checks"] for e in c["exchanges"]]
+    referred = [i for _, r in clean_run.results() for f in r["findings"]
+                for i in ([f["exchangeId"]] if "exchangeId" in f else f.get("exchangeIds", []))]
+    assert ids and referred and set(ids) | set(referred) <= set(clean_run.transcript)
+    assert all("exchange" not in f for _, r in clean_run.results() for f in r["findings"] if f["ok"])

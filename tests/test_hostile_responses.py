@@ -64,11 +64,12 @@ class HostileRun:
 
 def hostile_run(behaviour: str, reports: Path) -> HostileRun:
     """`pytest suites ...` against a fresh server with `behaviour` (stopped after): SUBSET (SLOW_SUBSET for
-    `slow`), or every suite against the mixed server."""
+    `slow`), or every suite against the mixed server; without the preflight, which would stop a run against
+    such a server before the checks these tests judge (tests/test_preflight.py)."""
     suites = {"mixed": ("suites",), "slow": SLOW_SUBSET}.get(behaviour, SUBSET)
     with HostileServer(behaviour=behaviour) as server:
         started = time.monotonic()
-        run = run_suite(reports, *suites[1:], suites=suites[0], timeout=3 * WALL_BOUND, env={
+        run = run_suite(reports, "--no-preflight", *suites[1:], suites=suites[0], timeout=3 * WALL_BOUND, env={
             "SCIM_BASE_URL": f"{server.url}/scim/v2", "SCIM_TOKEN": CANARY, "SCIM_TIMEOUT": "1",
             "SCIM_IDPS": "okta", "SCIM_MAX_RUN_SECONDS": str(RUN_BOUND)})
         return HostileRun(behaviour, run, server, time.monotonic() - started)

@@ -1,4 +1,4 @@
-"""`python -m scimcert.reference --port 0 --tenant fixtures/tenant.json [--fault NAME ...]`
+"""`scimcert reference --port 0 --tenant fixtures/tenant.json [--fault NAME ...]` (also `python -m scimcert.reference`)
 
 Serves the reference SCIM server on 127.0.0.1 and prints its base URL. Never prints tokens.
 """
@@ -17,7 +17,7 @@ from .tenant import Tenant, TenantError
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m scimcert.reference", description=__doc__.splitlines()[2])
+    p = argparse.ArgumentParser(prog="scimcert reference", description=__doc__.splitlines()[2])
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
     p.add_argument("--tenant", default=str(DEFAULT_TENANT), help="tenant file (schemas/tenant.schema.json)")
