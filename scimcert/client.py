@@ -99,7 +99,7 @@ class Exchange:
     url: str
     request_headers: dict[str, str]
     request_body: str | None
-    id: str = ""  # "<process>-<n>": its line in that process's transcript (transcript[-<worker>].jsonl)
+    id: str = ""  # "<process>-<n>": its line in that process's transcript (transcript[-<worker>].jsonl.gz)
     status: int | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     response_text: str = ""

@@ -27,7 +27,7 @@ AS_OPTION = {"base_url": "--base-url", "target": "--target", "seed": "--seed", "
              "max_in_flight": "--max-in-flight", "max_run_seconds": "--max-run-seconds", "ca_bundle": "--ca-bundle",
              "reports_dir": "--reports-dir"}
 FLAGS = {"read_only": "--read-only", "insecure": "--insecure", "allow_http": "--allow-http",
-         "embedded": "--embedded", "no_preflight": "--no-preflight"}
+         "embedded": "--embedded", "no_preflight": "--no-preflight", "strict": "--strict"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -55,6 +55,7 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument("--reference-fault", action="append", default=[], metavar="NAME",
                       help="a fault of the embedded reference server (demonstrations)")
     what.add_argument("--workers", "-n", metavar="N", help="parallel workers (pytest-xdist): a number or auto")
+    what.add_argument("--strict", action="store_true", help="a violated SHOULD fails the run too")
     safety = p.add_argument_group("safety and limits")
     safety.add_argument("--read-only", action="store_true", help="send no write (SCIM_READ_ONLY)")
     safety.add_argument("--timeout", type=float, metavar="S", help="per-request timeout (SCIM_TIMEOUT)")

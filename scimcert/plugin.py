@@ -365,9 +365,13 @@ class ConformancePlugin:
             allure.dynamic.label("scimcert_outcome", "warning")
             allure.dynamic.description("SHOULD violated (a warning, not a failure):\n"
                                        + verdict.report(verdict.warnings))
-        for exchange in verdict.exchanges:
-            allure.attach(json.dumps(exchange.record(), indent=2, ensure_ascii=False), name=exchange.summary(),
-                          attachment_type=allure.attachment_type.JSON)
+        for finding in [f for f in verdict.findings if not f.ok and f.exchange is not None]:
+            allure.attach(json.dumps(finding.exchange.record(), indent=2, ensure_ascii=False),
+                          name=f"{finding.requirement}: {finding.exchange.summary()}",
+                          attachment_type=allure.attachment_type.JSON)  # evidence; the rest is in the transcript
+        if verdict.exchanges:
+            allure.attach("\n".join(f"{e.id}  {e.summary()}" for e in verdict.exchanges),
+                          name="exchanges (in full in the transcript, by id)", attachment_type=allure.attachment_type.TEXT)
 
     # ---- results (controller side, also under xdist) ---------------------------------------
 

@@ -89,6 +89,11 @@ class Profile:
     response_content_types: tuple[str, ...] = ("application/scim+json",)
     chosen: dict[str, str] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        """The profile and the variants chosen: what reports show of a check's `idp` parameter (Allure), not
+        the whole sequence."""
+        return f"Profile({self.id}" + "".join(f", {step}={name}" for step, name in sorted(self.chosen.items())) + ")"
+
     def choosing(self, variants: dict[str, str]) -> Profile:
         """This profile with the tenant's configured variants (target `variants`, --variant): a step's
         'default' then renders the chosen variant, the shape this tenant's IdP app really sends.

@@ -206,7 +206,11 @@ def verdict_line(run) -> str:
     verdict = verdict_of(run.exit_status)
     counts = figures["requirements"]
     return (f"scimcert verdict: {verdict}" + (f" ({'; '.join(why(run, figures))})" if verdict == "FAIL" else "")
-            + f" against {run.target_name}: {figures['mustFailed']} MUST failed, {counts['warning']} warned, "
+            + f" against {run.target_name}: {figures['mustFailed']} MUST failed, "
+            + (f"{counts['failed'] - figures['mustFailed']} SHOULD failed (--strict), "
+               if counts["failed"] > figures["mustFailed"] else "")
+            + (f"{counts['error']} harness error(s), " if counts["error"] else "")
+            + f"{counts['warning']} warned, "
             f"{counts['passed']} passed, {counts['skipped']} skipped of {sum(counts.values())} requirements")
 
 

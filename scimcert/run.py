@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO
 
 from . import config as config_module
+from . import transcript
 from .cleanup import Tracker
 from .client import Exchange, ScimClient
 from .config import DEFAULT_RUN_SECONDS, Target
@@ -67,7 +68,7 @@ class Run:
                                            seed_users=EMBEDDED_MEMBERS).start()
             self.target = config_module.embedded_target(self.settings, self._server)
         self.reports_dir.mkdir(parents=True, exist_ok=True)
-        self._transcript = open(self.reports_dir / f"transcript{self._suffix()}.jsonl", "w", encoding="utf-8")
+        self._transcript = transcript.open_for(self.reports_dir, self._suffix())
         ledger = Ledger(self.ledger_path, self.tag)
         self.client = ScimClient.for_target(self.target, self.redactor, shared_dir=self.shared_dir,
                                             listeners=[self._log, self.tracker.observe],
@@ -172,7 +173,7 @@ class Run:
     def forget_stale_reports(self) -> None:
         """Before a run (controller side): the per-process files an earlier run left in the reports folder
         (it may have had more workers), so that this run's cleanup and transcript are its own."""
-        for pattern in ("cleanup*.json", "transcript*.jsonl"):
+        for pattern in ("cleanup*.json", "transcript*.jsonl", transcript.PATTERN):
             for path in self.reports_dir.glob(pattern):
                 path.unlink(missing_ok=True)
 

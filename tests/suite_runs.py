@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from scimcert import transcript
 from scimcert.config import ENV
 from scimcert.reference import Tenant
 
@@ -51,8 +52,7 @@ class SuiteRun:
     def transcript(self) -> dict[str, dict]:
         """Every exchange of the run in full, by id (a report keeps only summaries of those it needs not as
         evidence)."""
-        return {record["id"]: record for path in sorted(self.reports.glob("transcript*.jsonl"))
-                for record in map(json.loads, path.read_text("utf-8").splitlines())}
+        return {record["id"]: record for record in transcript.records(self.reports)}
 
     def exchanges(self, check: dict) -> list[dict]:
         """The full records of a check's exchanges (conformance.json's summaries, looked up in the transcript)."""
@@ -62,11 +62,12 @@ class SuiteRun:
         return ET.parse(self.reports / "junit.xml").getroot()
 
     def every_output(self) -> str:
-        """stdout, stderr and every report file, as text (for secret scans)."""
+        """stdout, stderr and every report file, as text (for secret scans; the transcripts decompressed)."""
         texts = [self.stdout, self.stderr]
         for path in self.reports.rglob("*"):
             if path.is_file():
-                texts.append(path.read_text("utf-8", errors="replace"))
+                texts.append(transcript.text(path) if path.name.endswith(".gz") else
+                             path.read_text("utf-8", errors="replace"))
         return "\n".join(texts)
 
 

@@ -26,6 +26,7 @@ import pytest
 from hostile_server import BEHAVIOURS, FAKE_USER_ID, HUGE_SIZE, REDIRECT_PREFIX, HostileServer
 from suite_runs import SuiteRun, run_suite
 
+from scimcert import transcript
 from scimcert.schemas import describe, errors
 
 CANARY = "canary-tok-4f9e2c71d0b84a6f9e13"  # unreserved characters only: its percent-encoded form is itself
@@ -53,8 +54,7 @@ class HostileRun:
     @property
     def exchanges(self) -> list[dict]:
         """Every exchange of the run, from its transcript(s), cleanup included."""
-        return [json.loads(line) for path in sorted(self.run.reports.glob("transcript*.jsonl"))
-                for line in path.read_text("utf-8").splitlines() if line.strip()]
+        return list(transcript.records(self.run.reports))
 
     def evidence(self) -> list[dict]:
         """The exchanges attached to failed findings of failed requirements."""

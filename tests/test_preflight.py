@@ -137,11 +137,11 @@ def test_run_command_passes_through_to_pytest(tmp_path):
     from scimcert.launch import parser, pytest_arguments
 
     args = parser().parse_args(["--idp", "okta,entra", "--variant", "okta.updateUser=put", "--workers", "2",
-                                "--reports-dir", str(tmp_path), "--no-preflight"])
+                                "--reports-dir", str(tmp_path), "--no-preflight", "--strict"])
     argv = pytest_arguments(args, ["-k", "create", "-x"])
     assert Path(argv[0]).name == "suites"
     assert argv[-3:] == ["-k", "create", "-x"]
     for expected in (["--idp", "okta,entra"], ["--variant", "okta.updateUser=put"], ["-n", "2"],
                      ["--reports-dir", str(tmp_path)]):
         assert any(argv[i:i + 2] == expected for i in range(len(argv))), (expected, argv)
-    assert "--no-preflight" in argv
+    assert "--no-preflight" in argv and "--strict" in argv
