@@ -113,7 +113,10 @@ class Or(Filter):
     operands: tuple[Filter, ...]
 
     def matches(self, resource: dict) -> bool:
-        return any(f.matches(resource) for f in self.operands)
+        for operand in self.operands:
+            if operand.matches(resource):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,10 @@ class And(Filter):
     operands: tuple[Filter, ...]
 
     def matches(self, resource: dict) -> bool:
-        return all(f.matches(resource) for f in self.operands)
+        for operand in self.operands:
+            if not operand.matches(resource):
+                return False
+        return True
 
     def equalities(self) -> dict[str, Any] | None:
         merged: dict[str, Any] = {}
@@ -147,8 +153,11 @@ class Present(Filter):
 
     target: Target
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_reader", None if _hidden(self.target) else _reader(self.target))
+
     def matches(self, resource: dict) -> bool:
-        return not _hidden(self.target) and bool(_read(self.target, resource))
+        return self._reader is not None and bool(self._reader(resource))
 
 
 @dataclass(frozen=True)
@@ -165,15 +174,44 @@ class Compare(Filter):
     op: str
     value: Any
 
+    def __post_init__(self) -> None:
+        """What every evaluation needs, worked out once: a scan of 100,000 users calls `matches` on each."""
+        object.__setattr__(self, "_reader", _reader(self.target))
+        object.__setattr__(self, "_equal", self._tester("eq"))
+        object.__setattr__(self, "_holds", self._tester(self.op) if self.op != "ne" else None)  # ne: not _equal
+
     def matches(self, resource: dict) -> bool:
-        if _hidden(self.target):
+        if self._equal is None:  # hidden: nothing matches it
             return False
-        values = _read(self.target, resource)
+        values = self._reader(resource)
         if self.value is None:
             return not values if self.op == "eq" else bool(values)
         if self.op == "ne":
-            return not values or any(not self._test(v, "eq") for v in values)
-        return any(self._test(v, self.op) for v in values)
+            return not values or any(not self._equal(v) for v in values)
+        holds = self._holds
+        for value in values:  # a loop, not any(generator): this runs once per user in a scan
+            if holds(value):
+                return True
+        return False
+
+    def _tester(self, op: str) -> Callable[[Any], bool] | None:
+        """`_test(value, op)` for one value, specialised for the common case (a string without caseExact), or
+        None for a hidden target."""
+        if _hidden(self.target):
+            return None
+        definition = _definition(self.target)
+        if isinstance(self.value, str) and definition.type != "dateTime":
+            fold = (lambda text: text) if definition.case_exact else str.casefold
+            wanted = fold(self.value)
+            compare = _SUBSTRING.get(op) or (operator.eq if op == "eq" else _ORDERING[op])
+            return lambda value: isinstance(value, str) and compare(fold(value), wanted)
+        if definition.type == "dateTime" and isinstance(self.value, str) and op not in _SUBSTRING:
+            instant, compare = _instant(self.value), (operator.eq if op == "eq" else _ORDERING[op])
+            if instant is None:
+                return lambda value: False
+            return lambda value: isinstance(value, str) and (mine := _instant(value)) is not None \
+                and compare(mine, instant)
+        return lambda value: self._test(value, op)
 
     def equalities(self) -> dict[str, Any] | None:
         if self.op == "eq" and isinstance(self.target, Attribute) and self.value is not None:
@@ -199,8 +237,15 @@ class ValuePath(Filter):
     path: AttributePath
     inner: Filter
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_reader", _reader(self.path))
+
     def matches(self, resource: dict) -> bool:
-        return any(isinstance(e, dict) and self.inner.matches(e) for e in _read(self.path, resource))
+        inner = self.inner
+        for element in self._reader(resource):
+            if isinstance(element, dict) and inner.matches(element):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -232,6 +277,42 @@ def _definition(target: Target) -> Attribute:
 def _hidden(target: Target) -> bool:
     """An attribute returned "never" (password) cannot be filtered on: nothing matches it."""
     return _definition(target).returned == "never"
+
+
+def _reader(target: Target) -> Callable[[dict], list]:
+    """`_read` for one target, with its names looked up once."""
+    if isinstance(target, Attribute):
+        name = target.name
+
+        def read_core(resource: dict) -> list:
+            raw = resource.get(name)
+            if raw is None or raw == "":
+                return []
+            if isinstance(raw, list):
+                return [item for item in raw if not is_unassigned(item)]
+            return [] if raw == {} else [raw]
+        return read_core
+    in_core, attribute = target.schema == CORE_USER, target.attribute.name
+    sub = target.sub.name if target.sub is not None else None
+
+    def read_path(resource: dict) -> list:
+        container = resource if in_core else resource.get(ENTERPRISE_USER)
+        raw = container.get(attribute) if isinstance(container, dict) else None
+        if raw is None:
+            return []
+        if sub is None:
+            items = raw if isinstance(raw, list) else [raw]
+            return [item for item in items if not is_unassigned(item)]
+        if isinstance(raw, dict):  # a complex attribute: name.familyName
+            value = raw.get(sub)
+            return [] if value is None or is_unassigned(value) else [value]
+        found = []
+        for item in raw if isinstance(raw, list) else ():  # a multi-valued one: emails.value
+            value = item.get(sub) if isinstance(item, dict) else None
+            if value is not None and not is_unassigned(value):
+                found.append(value)
+        return found
+    return read_path
 
 
 def _read(target: Target, resource: dict) -> list:
