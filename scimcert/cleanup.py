@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from .client import Exchange, ScimClient
-from .ledger import is_users_create, user_name_of
+from .ledger import user_name_of
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ATTEMPTS, PAUSE = 5, 0.3  # a DELETE met by a 5xx or a dropped connection is tried again
@@ -109,7 +109,7 @@ class Tracker:
         """Called by the client for every exchange: learns created and deleted users, and the userNames
         of creates that got no answer (a timeout or a reset may hide a user the target did create; a
         refused connection cannot)."""
-        if exchange.status is None and is_users_create(exchange):
+        if exchange.status is None and exchange.is_users_create:
             user_name = user_name_of(exchange.request_body)
             if user_name and not never_sent(exchange):
                 with self._lock:

@@ -131,11 +131,15 @@ class Exchange:
         return self.response_headers.get(name.lower())
 
     @property
+    def is_users_create(self) -> bool:
+        """A POST to the Users endpoint: a create, whatever the target made of it."""
+        return self.method == "POST" and self.url.split("?")[0].rstrip("/").endswith("/Users")
+
+    @property
     def created_id(self) -> str | None:
         """The id of the user this exchange created (a 2xx POST /Users): from the body, else from the
         Location header; None for any other exchange."""
-        if self.method != "POST" or self.status is None or not 200 <= self.status < 300 \
-                or not self.url.split("?")[0].rstrip("/").endswith("/Users"):
+        if not self.is_users_create or self.status is None or not 200 <= self.status < 300:
             return None
         user_id = self.json.get("id") if isinstance(self.json, dict) else None
         if isinstance(user_id, (str, int)) and not isinstance(user_id, bool) and str(user_id):
@@ -160,8 +164,7 @@ class Exchange:
         return " ".join(parts)
 
     def excerpt(self, limit: int = 600) -> str:
-        text = self.response_text if self.status is not None else (self.error or "")
-        return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
+        return excerpt(self.response_text if self.status is not None else (self.error or ""), limit)
 
     def summary_record(self) -> dict:
         """What a report keeps of an exchange it does not need as evidence: the rest is in the transcript,
@@ -179,6 +182,11 @@ class Exchange:
             "kind": self.kind, "violations": [str(v) for v in self.violations + self.idp_violations],
             "throttled": self.throttled, "curl": self.curl(),
         }
+
+
+def excerpt(text: str, limit: int) -> str:
+    """`text` up to `limit` characters, saying how long it was when cut."""
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 
 
 def response_kind(method: str, path: str, status: int | None) -> str | None:

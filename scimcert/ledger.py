@@ -23,11 +23,6 @@ def ledger_path(reports_dir: Path, tag: str) -> Path:
     return reports_dir / f"ledger-{tag}.jsonl"
 
 
-def is_users_create(exchange: Exchange) -> bool:
-    """A POST to the Users endpoint (a create, whatever the target will make of it)."""
-    return exchange.method == "POST" and exchange.url.split("?")[0].rstrip("/").endswith("/Users")
-
-
 def user_name_of(request_body: str | None) -> str | None:
     """The userName a create's JSON body sends, if it is a non-empty string."""
     try:
@@ -46,7 +41,7 @@ class Ledger:
 
     def before_send(self, exchange: Exchange) -> None:
         """Called by the client before each request leaves: a create's userName goes to disk first."""
-        if not is_users_create(exchange):
+        if not exchange.is_users_create:
             return
         user_name = user_name_of(exchange.request_body)
         if user_name is None:

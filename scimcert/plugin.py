@@ -23,7 +23,7 @@ import pytest
 from . import config as config_module
 from . import reports
 from .client import ScimClient, WriteRefused
-from .data import UserFactory, run_tag, user_name_prefix
+from .data import UserFactory, user_name_prefix
 from .paths import SUITES
 from .profiles import ProfileError, profiles, select
 from .records import CheckRecord
@@ -150,8 +150,8 @@ def _options(config: pytest.Config) -> dict:
 
         unknown = [f for f in config.getoption("reference_fault") if f not in FAULTS]
         if unknown:
-            raise pytest.UsageError(f"unknown --reference-fault {unknown[0]!r}: `python -m scimcert.reference "
-                                    "--list-faults` lists them")
+            raise pytest.UsageError(f"unknown --reference-fault {unknown[0]!r}: `scimcert reference --list-faults` "
+                                    "lists them")
         options["reference_faults"] = config.getoption("reference_fault")
     if config.getoption("insecure"):
         options["verify_tls"] = False
@@ -199,7 +199,7 @@ def target(request: pytest.FixtureRequest):
 def verdict(request: pytest.FixtureRequest) -> Verdict:
     """The findings of this check, for the requirements it declares."""
     run = _run(request)
-    found = Verdict.for_ids(_declared(request.node), strict=run.strict, run_prefix=user_name_prefix(run_tag(run.seed)),
+    found = Verdict.for_ids(_declared(request.node), strict=run.strict, run_prefix=user_name_prefix(run.tag),
                             column=_idp_of(request.node) or "rfc")
     request.node.stash[VERDICT] = found
     return found
@@ -240,7 +240,7 @@ class ConformancePlugin:
             return
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         say = reporter.write_line if reporter is not None else print
-        tag = run_tag(self.run.seed)
+        tag = self.run.tag
         say(f"scimcert run tag {tag} against {self.run.target_name}: the users this run creates are named "
             f"{user_name_prefix(tag)}*, each written to {self.run.ledger_path} before it is sent; if the run is "
             f"killed, `scimcert sweep --ledger {self.run.ledger_path}` (or `scimcert sweep --run-tag {tag}`) "

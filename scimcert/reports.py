@@ -21,6 +21,7 @@ from .records import OUTCOMES, worst
 from .reference.tenant import Tenant
 from .requirements import CAPABILITIES, catalogue
 from .run import BOUND_REACHED
+from .verdict import finding_lines
 
 HARNESS_ERROR_PROPERTY = "harness error"  # the JUnit property of a check whose own code raised
 LETTERS = {"failed": "F", "error": "E", "warning": "W", "passed": "P", "skipped": "S"}
@@ -577,7 +578,7 @@ def finish_junit(path, run) -> None:
         for record, result in warned:
             case = ElementTree.SubElement(suite, "testcase", classname="scimcert.warnings",
                                           name=f"{result.requirement} [{record.column}] {record.nodeid}", time="0")
-            text = "\n".join(_finding_lines(f) for f in result.failed_findings) or result.reason
+            text = "\n".join(line for f in result.failed_findings for line in finding_lines(f)) or result.reason
             skipped = ElementTree.SubElement(case, "skipped", type="warning",
                                              message=f"WARNING (does not fail the run) {result.level} {result.requirement}: "
                                                      f"{catalogue()[result.requirement].statement}")
@@ -589,13 +590,3 @@ def finish_junit(path, run) -> None:
             root.extend([tree.getroot(), suite])
     text = ElementTree.tostring(root, encoding="unicode")
     path.write_text('<?xml version="1.0" encoding="utf-8"?>' + run.redactor(text), encoding="utf-8")
-
-
-def _finding_lines(finding: dict) -> str:
-    exchange = finding.get("exchange") or {}
-    lines = [finding.get("message", ""), f"  expected: {finding.get('expected')}", f"  actual:   {finding.get('actual')}"]
-    if exchange:
-        lines.append(f"  request:  {exchange.get('method')} {exchange.get('url')} → "
-                     f"{exchange.get('status') or exchange.get('error')}")
-        lines.append(f"  curl:     {exchange.get('curl')}")
-    return "\n".join(lines)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO
 
 from . import config as config_module
+from . import preflight as preflight_module
 from . import transcript
 from .cleanup import Tracker
 from .client import Exchange, ScimClient
@@ -81,15 +82,13 @@ class Run:
         """The target as the console names it: its URL, or the embedded reference server."""
         return self.settings.get("base_url") or "the embedded reference server"
 
-    def preflight(self):
+    def preflight(self) -> preflight_module.Problem | None:
         """The preflight's problem with the configured target (scimcert/preflight.py), or None."""
-        from .preflight import SECONDS, check
-
         configured = config_module.target(self.settings, self.secrets)
-        target = dataclasses.replace(configured, timeout=min(SECONDS, configured.timeout))
+        target = dataclasses.replace(configured, timeout=min(preflight_module.SECONDS, configured.timeout))
         client = ScimClient.for_target(target, self.redactor, shared_dir=self.shared_dir)
         try:
-            return check(target, client)
+            return preflight_module.check(target, client)
         finally:
             client.close()
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import Exchange
+from .client import Exchange, excerpt
 from .records import HARNESS_ERROR, Result
 from .requirements import Requirement, lookup
 
@@ -53,6 +53,22 @@ class Finding:
         given = {"expected": _jsonable(self.expected), "actual": _jsonable(self.actual),
                  "exchangeId": self.exchange.id if self.exchange else None}
         return {"ok": True, "message": self.message, **{k: v for k, v in given.items() if v is not None}}
+
+
+def finding_lines(finding: dict) -> list[str]:
+    """A failed finding (its record) as a vendor reads it, in the console and JUnit alike: what was found,
+    expected vs actual, the request, an excerpt of the answer, and a curl line with the token redacted."""
+    lines = [f"  {finding['message']}"]
+    if finding.get("expected") is not None or finding.get("actual") is not None:
+        lines += [f"  expected: {finding.get('expected')}", f"  actual:   {finding.get('actual')}"]
+    exchange = finding.get("exchange")
+    if exchange:
+        answered = exchange["status"] is not None
+        lines += [f"  request:  {exchange['method']} {exchange['url']} → "
+                  + (f"{exchange['status']}" if answered else f"no answer ({exchange['error']})"),
+                  f"  response: {excerpt(exchange['responseBody'] if answered else exchange['error'] or '', 300)}",
+                  f"  reproduce: {exchange['curl']}"]
+    return lines
 
 
 def _within(pointer: str, places: list[str]) -> bool:
@@ -264,13 +280,7 @@ class Verdict:
         for finding in findings:
             requirement = self.requirement(finding.requirement)
             lines = [f"[{requirement.id}] {requirement.level_in(self.column)}: {requirement.statement}",
-                     f"  {finding.message}"]
-            if finding.expected is not None or finding.actual is not None:
-                lines += [f"  expected: {finding.expected}", f"  actual:   {finding.actual}"]
-            if finding.exchange is not None:
-                lines += [f"  request:  {finding.exchange.summary()}",
-                          f"  response: {finding.exchange.excerpt(300)}",
-                          f"  reproduce: {finding.exchange.curl()}"]
+                     *finding_lines(finding.record())]
             if self.reason_of(requirement).startswith("graded "):
                 lines.append(f"  {self.reason_of(requirement)}")
             lines.append(f"  source: {requirement.source}")

@@ -116,6 +116,10 @@ def test_a_must_failure_before_a_skip_fails_the_run(tmp_path, name, args, why):
     document = case.run.document
     assert document["verdict"] == "FAIL" and document["summary"]["mustFailed"] == 1
     assert case.junit_outcome == "failure"
+    failure = case.testcase.find("failure")  # what CI views show: the finding and its evidence, not plugin source
+    assert failure.get("message").startswith("[create.duplicate-409] MUST: ")
+    assert "  a duplicate was created\n  expected: " in failure.text and "  source: " in failure.text
+    assert "def pytest_runtest_call" not in failure.text and "Traceback" not in failure.text
     assert "FAIL" in case.html and "create.duplicate-409" in case.html.split("Failures (MUST)")[1]
     assert "scimcert verdict: FAIL (1 MUST requirement(s) failed)" in case.run.stdout
     assert "create      1F 1S" in case.run.stdout

@@ -280,7 +280,8 @@ def _hidden(target: Target) -> bool:
 
 
 def _reader(target: Target) -> Callable[[dict], list]:
-    """`_read` for one target, with its names looked up once."""
+    """A function giving the assigned values of `target` in a resource (multi-valued attributes flattened), with
+    its names looked up once: a scan calls it for every user."""
     if isinstance(target, Attribute):
         name = target.name
 
@@ -313,21 +314,6 @@ def _reader(target: Target) -> Callable[[dict], list]:
                 found.append(value)
         return found
     return read_path
-
-
-def _read(target: Target, resource: dict) -> list:
-    """The assigned values of the target in the resource, multi-valued attributes flattened."""
-    if isinstance(target, Attribute):
-        raw, sub = resource.get(target.name), None
-    else:
-        container = resource if target.schema == CORE_USER else resource.get(ENTERPRISE_USER)
-        if not isinstance(container, dict):
-            return []
-        raw, sub = container.get(target.attribute.name), target.sub
-    items = raw if isinstance(raw, list) else [raw]
-    if sub is not None:
-        items = [item.get(sub.name) for item in items if isinstance(item, dict)]
-    return [item for item in items if not is_unassigned(item)]
 
 
 def _kind(value: Any) -> str:
