@@ -4,7 +4,7 @@
 
 For each size it starts the reference server in its own process, seeded with that many users (timed), runs
 `pytest suites/test_import.py -k "test_import_walk and okta"` against it in another process, and prints:
-the seeding time, the pages and users the walk read (from the run's transcript), the check's own
+the seeding time, the pages and users the Okta walk read (its exchanges in the run's transcript), the check's own
 duration (from conformance.json), users walked per second, and the peak RSS of the suite's process
 (os.wait4). Prints figures; asserts nothing. Issue 14's goal: at least 5,000 users/s at 100,000 users,
 with the peak RSS at 100,000 no more than 1.2 times the peak at 10,000.
@@ -59,8 +59,9 @@ def measure(size: int) -> dict:
     try:
         with tempfile.TemporaryDirectory() as folder:
             check, peak = walk(base_url, Path(folder))
-            pages = [r for r in transcript.records(Path(folder))
-                     if r["method"] == "GET" and "startIndex=" in r["url"] and "count=100" in r["url"]]
+            mine = {e["id"] for e in check["exchanges"]}
+            pages = [r for r in transcript.records(Path(folder)) if r["id"] in mine
+                     and r["method"] == "GET" and "startIndex=" in r["url"] and "count=100" in r["url"]]
             walked = sum(len(json.loads(r["responseBody"]).get("Resources", [])) for r in pages if r["status"] == 200)
     finally:
         server.terminate()

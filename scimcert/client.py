@@ -43,6 +43,8 @@ READS = ("GET", "HEAD")
 EMPTY_ERROR = ("the error answer has no body (RFC 7644 §3.12: implementers MUST return the errors in the body "
                "of the response in a JSON format)")
 _NOT_JSON = object()
+_RELEASED = object()
+RELEASED_KEEPS = 2000  # characters of a released body kept as its excerpt
 
 
 class WriteRefused(Exception):
@@ -117,11 +119,22 @@ class Exchange:
     @property
     def json(self) -> Any:
         """The parsed body; None when absent or not JSON."""
+        if self._parsed is _RELEASED:
+            raise RuntimeError(f"the body of exchange {self.id} was released after it was read")
         return None if self._parsed is _NOT_JSON else self._parsed
 
     @property
     def is_json(self) -> bool:
-        return self._parsed is not _NOT_JSON and self._parsed is not None
+        return self.json is not None
+
+    def release(self) -> None:
+        """Let go of the body once it is read, keeping its first RELEASED_KEEPS characters as an excerpt: the
+        transcript holds it whole, under `id`. A walk of 100,000 users would otherwise keep every user in
+        memory; reading `json` afterwards is a bug, and raises."""
+        if len(self.response_text) > RELEASED_KEEPS:
+            self.response_text = (f"{self.response_text[:RELEASED_KEEPS]}… ({len(self.response_text)} characters; "
+                                  f"whole in the transcript, exchange {self.id})")
+        self._parsed = _RELEASED
 
     @property
     def content_type(self) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -50,12 +51,14 @@ FLAGGED = (*SHOWN, "error")  # what the correct server must never give
 @dataclass
 class Outcome:
     """One run: `results` holds [column, nodeid, requirement, outcome] for every result that failed, warned
-    or errored (and, for the correct server, for every result)."""
+    or errored (and, for the correct server, for every result); `digest` is the SHA-256 of every result of
+    the run, passed and skipped included, in order: two runs that differ in any outcome differ in it."""
 
     fault: str
     exit_code: int
     results: list[list[str]] = field(default_factory=list)
     seconds: float = 0.0
+    digest: str = ""
 
     @property
     def declared(self) -> tuple[str, ...]:
@@ -121,10 +124,11 @@ def run_one(fault: str, extra: list[str]) -> Outcome:
             code = int(pytest.main(args))
         seconds = time.perf_counter() - started
         document = json.loads((Path(reports) / "conformance.json").read_text())
-    results = [[check["idp"] or "rfc", check["nodeid"], r["requirement"], r["outcome"]]
-               for check in document["checks"] for r in check["requirements"]
-               if fault == BASELINE or r["outcome"] in FLAGGED]
-    return Outcome(fault, code, results, round(seconds, 1))
+    every = sorted([check["idp"] or "rfc", check["nodeid"], r["requirement"], r["outcome"]]
+                   for check in document["checks"] for r in check["requirements"])
+    results = [result for result in every if fault == BASELINE or result[3] in FLAGGED]
+    digest = hashlib.sha256(json.dumps(every).encode()).hexdigest()
+    return Outcome(fault, code, results, round(seconds, 1), digest)
 
 
 def _init() -> None:

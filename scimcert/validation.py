@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -23,7 +24,7 @@ from typing import Any
 from jsonschema.exceptions import ValidationError
 
 from .paths import SCHEMAS
-from .schemas import registry, validator
+from .schemas import compiled, registry, validator
 
 #: validate() kinds and the RFC schema of each (a path under schemas/).
 KINDS: dict[str, str] = {
@@ -72,26 +73,52 @@ NAMES_NO_VALUE = ("required", "not")  # keywords whose message names the attribu
 
 def validate(kind: str, instance: Any, idp: str | None = None) -> list[Violation]:
     """Every violation of `instance` against the RFC schema of `kind` and, when `idp` is given and its
-    overlay covers `kind`, against that overlay; sorted by pointer (array indexes numerically)."""
+    overlay covers `kind`, against that overlay; sorted by pointer (array indexes numerically).
+
+    A list is judged as its envelope plus each resource on its own, so a user seen on many pages (import
+    walks) is validated once: the same violations, with /Resources/i pointers. Each part is put to the
+    compiled validators first; only a part they reject is validated again by jsonschema, which names the
+    violations (set SCIMCERT_VALIDATION=jsonschema to use jsonschema alone)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     if idp is not None and idp not in IDPS:
         raise ValueError(f"unknown IdP {idp!r}; expected one of {', '.join(IDPS)}")
-    items = instance.get("Resources") if isinstance(instance, dict) and kind in ITEM_KINDS else None
-    if not isinstance(items, list):
-        return sorted(_cached(kind, idp, _canonical(instance)), key=_order)
-    # A list is judged as its envelope plus each resource on its own, so a user seen on many
-    # pages (import walks) is validated once: the same violations, with /Resources/i pointers.
-    envelope = list(_cached(kind, idp, _canonical({**instance, "Resources": []})))
-    for index, item in enumerate(items):
-        prefix = pointer(["Resources", index])
-        envelope += [dataclasses.replace(v, pointer=prefix + v.pointer)
-                     for v in _cached(ITEM_KINDS[kind], idp, _canonical(item))]
-    return sorted(envelope, key=_order)
+    found = [dataclasses.replace(v, pointer=prefix + v.pointer)
+             for part_kind, prefix, part in _parts(kind, instance)
+             if not _conforms(part_kind, idp, part)
+             for v in _cached(part_kind, idp, _canonical(part))]
+    return sorted(found, key=_order)
 
 
 #: List kinds whose Resources are validated one by one, and the kind of each resource.
 ITEM_KINDS = {"user-list": "user"}
+
+
+def _parts(kind: str, instance: Any) -> list[tuple[str, str, Any]]:
+    """(kind, pointer prefix, value) of each part validated on its own: a list's envelope (with no
+    Resources) and each of its resources, or else the whole body."""
+    items = instance.get("Resources") if isinstance(instance, dict) and kind in ITEM_KINDS else None
+    if not isinstance(items, list):
+        return [(kind, "", instance)]
+    return [(kind, "", {**instance, "Resources": []}),
+            *((ITEM_KINDS[kind], pointer(["Resources", index]), item) for index, item in enumerate(items))]
+
+
+def _conforms(kind: str, idp: str | None, instance: Any) -> bool:
+    """The compiled validators' yes: `instance` breaks none of the schemas of `kind` (for `idp`). False
+    also when they cannot say (jsonschema is then asked), and always under SCIMCERT_VALIDATION=jsonschema."""
+    if os.environ.get("SCIMCERT_VALIDATION") == "jsonschema":
+        return False
+    try:
+        return all(compiled(name).is_valid(instance) for name in _names(kind, idp))
+    except (ValueError, TypeError, OverflowError):  # a value JSON Schema has no type for (NaN, an int past 64 bits)
+        return False
+
+
+def _names(kind: str, idp: str | None) -> list[str]:
+    """The schemas `kind` is validated against: the RFC schema, then `idp`'s overlay if it covers it."""
+    overlay = overlay_for(kind, idp) if idp is not None else None
+    return [KINDS[kind], overlay] if overlay is not None else [KINDS[kind]]
 
 
 def _canonical(instance: Any) -> str:
@@ -101,12 +128,7 @@ def _canonical(instance: Any) -> str:
 @lru_cache(maxsize=4096)
 def _cached(kind: str, idp: str | None, text: str) -> tuple[Violation, ...]:
     instance = json.loads(text)
-    names = [KINDS[kind]]
-    if idp is not None:
-        overlay = overlay_for(kind, idp)
-        if overlay is not None:
-            names.append(overlay)
-    return tuple(_violation(error, name) for name in names for error in validator(name).iter_errors(instance))
+    return tuple(_violation(error, name) for name in _names(kind, idp) for error in validator(name).iter_errors(instance))
 
 
 def overlay_for(kind: str, idp: str) -> str | None:

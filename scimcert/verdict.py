@@ -92,6 +92,7 @@ class Verdict:
     findings: list[Finding] = field(default_factory=list, repr=False)  # reprs stay short in tracebacks
     skipped: dict[str, str] = field(default_factory=dict)
     exchanges: list[Exchange] = field(default_factory=list, repr=False)
+    created: set[str] = field(default_factory=set, repr=False)  # ids of the users this check's creates made
     error: str = ""  # the exception that crashed the check: a fault of scimcert, not of the target
     run_prefix: str = ""  # how the userNames this run creates start (scimcert.data.user_name_prefix)
     column: str = "rfc"  # the report column: the check's IdP profile, or "rfc"
@@ -135,6 +136,8 @@ class Verdict:
         no finding is recorded that could not have failed.
         """
         self.exchanges.append(exchange)
+        if exchange.created_id is not None:
+            self.created.add(exchange.created_id)
         requirement_id = AUTOMATIC.get(exchange.kind or "")
         if requirement_id is None or not (exchange.is_json or exchange.violations):
             return
@@ -169,10 +172,9 @@ class Verdict:
             else None
         if not self.run_prefix or not isinstance(found, list):
             return []
-        mine = {e.created_id for e in self.exchanges}
         prefix = self.run_prefix.casefold()
         return [f"/Resources/{i}" for i, user in enumerate(found) if isinstance(user, dict)
-                and str(user.get("userName", "")).casefold().startswith(prefix) and str(user.get("id")) not in mine]
+                and str(user.get("userName", "")).casefold().startswith(prefix) and str(user.get("id")) not in self.created]
 
     def _judge(self, requirement_id: str, violations: list, exchange: Exchange) -> None:
         self._declare(requirement_id)

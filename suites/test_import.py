@@ -4,7 +4,6 @@ Entra never lists users."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
@@ -40,41 +39,79 @@ def items(answer: Exchange) -> list:
 
 
 @dataclass
+class Page:
+    """One page of a walk as read: what the rules need of it. Its body is released once read (the transcript
+    keeps it, under the exchange's id) unless it is evidence: the first and the last page, a page that
+    breaks a page rule, repeats an id or fails its schema. A walk of 100,000 users then holds their ids,
+    not their bodies."""
+
+    start: int           # the startIndex asked for
+    answer: Exchange
+    envelope: dict       # the ListResponse without its Resources
+    held: int            # how many Resources, of any type
+    ids: list[str]
+
+    @property
+    def total(self) -> int | None:
+        return number(self.envelope.get("totalResults"))
+
+
+@dataclass
 class Walk:
     """The pages of one walk: startIndex=1, 1+count, ... while startIndex <= totalResults."""
 
     count: int
-    pages: list[tuple[int, Exchange]] = field(default_factory=list)  # (startIndex asked, answer)
+    pages: list[Page] = field(default_factory=list)
     broken: Exchange | None = None  # the answer that stopped the walk: not a 200 ListResponse
     finished: bool = False          # startIndex passed totalResults within the page limit
     moved: str = ""                 # "275→282": page 1, read again after the walk, states another total
+    repeated: Page | None = None    # the first page holding an id seen before on the walk
+    twice: set[str] = field(default_factory=set)  # the ids seen more than once
+    seen: set[str] = field(default_factory=set, repr=False)
+
+    def add(self, start: int, answer: Exchange) -> None:
+        found = items(answer)
+        ids = [str(dig(r, "id")) for r in found if isinstance(r, dict) and dig(r, "id") is not None]
+        page = Page(start, answer, {k: v for k, v in list_of(answer).items() if k != "Resources"}, len(found), ids)
+        for user_id in ids:
+            if user_id in self.seen:
+                self.twice.add(user_id)
+                self.repeated = self.repeated or page
+            self.seen.add(user_id)
+        if self.pages and not self.evidence(self.pages[-1]):
+            self.pages[-1].answer.release()  # it is no longer the last page
+        self.pages.append(page)
+
+    def evidence(self, page: Page) -> bool:
+        return (page is self.pages[0] or page is self.repeated or page.answer.violations
+                or page.answer.idp_violations or any(not ok for _, ok, *_ in page_rules(self, page)))
 
     @property
     def ids(self) -> list[str]:
-        return [str(dig(r, "id")) for _, page in self.pages for r in resources(page) if dig(r, "id") is not None]
+        return [i for page in self.pages for i in page.ids]
 
     @property
     def totals(self) -> list[int | None]:
-        return [number(dig(page.json, "totalResults")) for _, page in self.pages]
+        return [page.total for page in self.pages]
 
     @property
     def last(self) -> Exchange | None:
-        return self.broken or (self.pages[-1][1] if self.pages else None)
+        return self.broken or (self.pages[-1].answer if self.pages else None)
 
     @property
     def settled(self) -> bool:
         return self.broken is not None or (not self.moved and len(set(self.totals)) <= 1)
 
     def page_of(self, user_id: str) -> Exchange | None:
-        return next((page for _, page in self.pages
-                     if any(str(dig(r, "id")) == user_id for r in resources(page))), self.last)
+        return next((page.answer for page in self.pages if user_id in page.ids), self.last)
 
 
 def small_count(client, idp) -> int:
-    """A count that pages the tenant in about SMALL_PAGES short pages (at least SMALL_COUNT a page), read
-    from totalResults of the first small page."""
+    """A count that pages the tenant in about SMALL_PAGES short pages (at least SMALL_COUNT a page, at most
+    the IdP's own count: RFC 7644 §3.4.2.4 lets a server return fewer than a count asked for, so pages larger
+    than the IdP's are not asked for), read from totalResults of the first small page."""
     total = total_of(client, idp, 1, SMALL_COUNT)[1] or 0
-    return max(SMALL_COUNT, -(-total // SMALL_PAGES))
+    return min(okta_count(idp), max(SMALL_COUNT, -(-total // SMALL_PAGES)))
 
 
 def total_of(client, idp, start: int, count: int) -> tuple[Exchange, int | None]:
@@ -95,7 +132,7 @@ def walk(client, idp, count: int, limit: int) -> Walk:
         if answer.status not in request.accepts or list_of(answer) is None or total is None:
             result.broken = answer
             return result
-        result.pages.append((start, answer))
+        result.add(start, answer)
         start += count
         if start > total:
             result.finished = True
@@ -118,44 +155,48 @@ def settled_walk(client, idp, count: int, limit: int) -> tuple[Walk, str]:
     return run, note
 
 
+def page_rules(run: Walk, page: Page) -> list[tuple[str, bool, str, object, object]]:
+    """(requirement, holds, message, expected, actual) of each page rule on `page`."""
+    body, held, start = page.envelope, page.held, page.start
+    total = page.total or 0
+    remaining = min(run.count, max(0, total - start + 1))
+    first_total = run.pages[0].total
+    paging = {k: body.get(k) for k in ("totalResults", "startIndex", "itemsPerPage")}
+    return [
+        ("import.paging-integers", integer_paging(body),
+         "totalResults, startIndex and itemsPerPage are JSON integers", "integers", paging),
+        ("import.items-per-page", number(body.get("itemsPerPage")) == held,
+         f"itemsPerPage counts the resources of the page at startIndex={start}", held, body.get("itemsPerPage")),
+        ("import.count-honoured", held <= run.count,
+         f"the page at startIndex={start}&count={run.count} holds at most {run.count} resources",
+         f"<= {run.count}", held),
+        ("import.start-index", number(body.get("startIndex")) == start,
+         "startIndex echoes the startIndex asked for", start, body.get("startIndex")),
+        ("import.full-pages", held >= remaining,
+         f"no gap: the page at startIndex={start}&count={run.count} holds every user it can "
+         f"({remaining} of totalResults={total}); Okta steps startIndex by count, so a short page skips users",
+         remaining, held),
+        ("import.total-consistent", page.total == first_total,
+         "totalResults is the same on every page of the walk", first_total, body.get("totalResults")),
+    ]
+
+
 def judge_pages(verdict, run: Walk, note: str) -> None:
     """Per-page rules: the first page breaking a rule is the evidence; otherwise one pass per rule.
 
     totalResults is compared across pages only when the tenant held still during the walk."""
     failed: set[tuple[str, int]] = set()
     judged = [r for r in PAGE_RULES if not (run.moved and r == "import.total-consistent")]
-    first_total = run.totals[0] if run.pages else None
-    for start, page in run.pages:
-        body = list_of(page) or {}
-        held = len(items(page))
-        total = number(body.get("totalResults")) or 0
-        remaining = min(run.count, max(0, total - start + 1))
-        paging = {k: body.get(k) for k in ("totalResults", "startIndex", "itemsPerPage")}
-        rules = [
-            ("import.paging-integers", integer_paging(body),
-             "totalResults, startIndex and itemsPerPage are JSON integers", "integers", paging),
-            ("import.items-per-page", number(body.get("itemsPerPage")) == held,
-             f"itemsPerPage counts the resources of the page at startIndex={start}", held, body.get("itemsPerPage")),
-            ("import.count-honoured", held <= run.count,
-             f"the page at startIndex={start}&count={run.count} holds at most {run.count} resources",
-             f"<= {run.count}", held),
-            ("import.start-index", number(body.get("startIndex")) == start,
-             "startIndex echoes the startIndex asked for", start, body.get("startIndex")),
-            ("import.full-pages", held >= remaining,
-             f"no gap: the page at startIndex={start}&count={run.count} holds every user it can "
-             f"({remaining} of totalResults={total}); Okta steps startIndex by count, so a short page skips users",
-             remaining, held),
-            ("import.total-consistent", number(body.get("totalResults")) == first_total,
-             "totalResults is the same on every page of the walk", first_total, body.get("totalResults")),
-        ]
-        for rule, (requirement, ok, message, expected, actual) in enumerate(rules):
+    for page in run.pages:
+        for rule, (requirement, ok, message, expected, actual) in enumerate(page_rules(run, page)):
             if not ok and (requirement, rule) not in failed and requirement in judged:
                 failed.add((requirement, rule))
-                verdict.check(requirement, False, message + note, expected=expected, actual=actual, exchange=page)
+                verdict.check(requirement, False, message + note, expected=expected, actual=actual,
+                              exchange=page.answer)
     for requirement in judged if run.pages else ():
         if not any(r == requirement for r, _ in failed):
             verdict.check(requirement, True, f"every page of the walk (count={run.count}) meets the rule",
-                          exchange=run.pages[0][1])
+                          exchange=run.pages[0].answer)
 
 
 def judge_walk(verdict, run: Walk, own: list[str], note: str) -> None:
@@ -173,23 +214,23 @@ def judge_walk(verdict, run: Walk, own: list[str], note: str) -> None:
             "run the import checks on a quiet tenant") if run.moved else ""
     verdict.check("import.total-consistent", (run.totals[0] or 0) >= len(own),
                   f"totalResults counts at least the {len(own)} users this check created (not the page size)" + busy,
-                  expected=f">= {len(own)}", actual=run.totals[0], exchange=run.pages[0][1])
+                  expected=f">= {len(own)}", actual=run.totals[0], exchange=run.pages[0].answer)
     if run.moved:
         verdict.skip("import.walk-complete", busy.removeprefix("; the rest is "))
         return
-    seen = Counter(run.ids)
-    twice = sorted(i for i, n in seen.items() if n > 1)
-    evidence = run.page_of(twice[0]) if twice else run.last
+    twice = sorted(run.twice)
+    evidence = run.repeated.answer if run.repeated else run.last
     for requirement, message in (("import.walk-complete", "no user appears twice in the walk"),
                                  ("import.start-index", "consecutive pages do not overlap")):
         verdict.check(requirement, not twice, message + note, expected="every id once",
                       actual=f"repeated: {twice[:10]}" if twice else "no repeats", exchange=evidence)
     if not run.finished:
         return  # cut short at the page limit: a tenant this large is judged on its pages only
-    verdict.check("import.walk-complete", all(seen[i] == 1 for i in own),
+    seen = {i: sum(page.ids.count(i) for page in run.pages) for i in own}
+    verdict.check("import.walk-complete", all(n == 1 for n in seen.values()),
                   f"each of the {len(own)} users this check created appears exactly once" + note,
-                  expected=own, actual={i: seen[i] for i in own}, exchange=run.last)
-    walked = sum(len(items(page)) for _, page in run.pages)
+                  expected=own, actual=seen, exchange=run.last)
+    walked = sum(page.held for page in run.pages)
     verdict.check("import.total-consistent", walked == run.totals[-1],
                   "the walk returns as many users as totalResults says" + note,
                   expected=run.totals[-1], actual=walked, exchange=run.last)

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 from filelock import FileLock
@@ -65,6 +66,28 @@ def test_fault_is_detected_where_it_should_be(by_fault, name):
     missed = [r for r in outcome.declared if not outcome.caught(r)]
     assert outcome.detected, f"{name}: not caught {missed}; failed {outcome.failed}, warned {outcome.warned}"
     assert outcome.stray == [], f"{name}: failed or warned without being declared, or in the wrong profile"
+
+
+EXPECTED_OUTCOMES = Path(__file__).parent / "expected" / "outcomes.json"
+
+
+def test_every_run_gives_the_outcomes_on_record(outcomes):
+    """Optimisations stay honest: the correct server and each fault give, check by check, the very
+    requirement outcomes on record in tests/expected/outcomes.json: the failed, warned and errored results
+    listed, and all of them (passed and skipped included) by digest. The record changes on purpose only,
+    with the change that explains it (SCIMCERT_UPDATE_EXPECTED=1 pytest tests/test_mutation.py -k on_record)."""
+    found = {o.fault: {"digest": o.digest, "flagged": [" ".join(r) for r in o.results if r[3] in mutation.FLAGGED]}
+             for o in outcomes}
+    if os.environ.get("SCIMCERT_UPDATE_EXPECTED"):
+        EXPECTED_OUTCOMES.write_text(json.dumps(found, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        pytest.skip(f"SCIMCERT_UPDATE_EXPECTED: rewrote {EXPECTED_OUTCOMES.name}; review `git diff` before committing it")
+    expected = json.loads(EXPECTED_OUTCOMES.read_text("utf-8"))
+    assert sorted(found) == sorted(expected)
+    changed = {fault: {"now flagged": sorted(set(found[fault]["flagged"]) - set(wanted["flagged"])),
+                       "no longer flagged": sorted(set(wanted["flagged"]) - set(found[fault]["flagged"])),
+                       "passed or skipped results changed": found[fault]["digest"] != wanted["digest"]}
+               for fault, wanted in expected.items() if found[fault] != wanted}
+    assert changed == {}, f"outcomes differ from the record (rerun one: python -m scimcert.mutation --fault NAME --json FILE): {changed}"
 
 
 def test_no_check_crashes_in_any_mutation_run(outcomes):

@@ -12,6 +12,8 @@ import re
 import httpx
 import pytest
 from helpers import scim_client, unique_user_name
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from scimcert.paths import SCHEMAS
@@ -708,3 +710,103 @@ def test_spc_needs_an_authentication_scheme_and_takes_nulls_where_optional():
     spc["authenticationSchemes"][0]["primary"] = None
     assert validate("service-provider-config", spc) == []
     assert pointers(validate("service-provider-config", {**spc, "authenticationSchemes": []})) == ["/authenticationSchemes"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled validators' yes never hides a violation jsonschema would name
+
+JSON_SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+                | st.floats(allow_nan=True, allow_infinity=True)
+                | st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from("\x1c\x1f\x85\xa0\u2028 \n\t\"/:W"),
+                          max_size=12)
+                | st.sampled_from(["2010-01-23T04:56:22Z", "2010-01-23T04:56:22Z\n", 'W/"1"', "urn:x:y", "/Users/1",
+                                   "https://example.com/Users/1", "work", "User", CORE_USER, LIST_RESPONSE, ERROR]))
+JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.sampled_from(["value", "primary", "type", "display", "$ref", "id"]),
+                                             inner, max_size=3), max_leaves=6)
+GARBLE = ["\x1c", "\x1f", "\x85", "\ufeff", "\xa0", "\u2028", "\u3000", " ", "\n", "\t", "\r", "\x00", "\"", "/", "W/"]
+SEEDS = {"user": [OKTA_USER, RFC_MINIMAL_USER, RFC_FULL_USER], "user-list": [user_list(OKTA_USER, RFC_FULL_USER)],
+         "error": [RFC_ERROR], "service-provider-config": [RFC_SPC]}
+
+
+def paths_of(node, path=()):
+    """Every path to a value inside `node` (keys and indexes), the root included."""
+    yield path
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in children:
+        yield from paths_of(child, (*path, key))
+
+
+@st.composite
+def mutated(draw):
+    """A seed body with a few values replaced, removed or added at random places."""
+    kind = draw(st.sampled_from(sorted(SEEDS)))
+    body = copy.deepcopy(draw(st.sampled_from(SEEDS[kind])))
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(list(paths_of(body))[1:]))
+        *parents, last = path
+        parent = body
+        for key in parents:
+            parent = parent[key]
+        action = draw(st.sampled_from(["replace", "remove", "add"]))
+        if action == "remove":
+            del parent[last]
+        elif action == "replace":
+            parent[last] = draw(JSON_VALUES)
+        elif isinstance(parent, dict):
+            parent[draw(st.sampled_from(["active", "emails", "meta", "x509Certificates", "status", "scimType",
+                                         "totalResults", "itemsPerPage", "password", "groups"]))] = draw(JSON_VALUES)
+    return kind, body
+
+
+@settings(max_examples=600, deadline=None)
+@given(case=mutated(), idp=st.sampled_from(EVERY_IDP))
+def test_compiled_validators_accept_only_what_jsonschema_accepts(case, idp):
+    """validate() trusts the compiled validators' yes: a body they accept is never validated by jsonschema.
+    So, on bodies broken at random (wrong types, control characters, huge integers, NaN, a trailing
+    newline after a dateTime, removed members), their yes must imply jsonschema's; validate() then gives
+    the same violations either way."""
+    kind, body = case
+    fast = validate(kind, body, idp=idp)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SCIMCERT_VALIDATION", "jsonschema")
+        exhaustive = validate(kind, body, idp=idp)
+    assert fast == exhaustive
+
+
+@pytest.mark.parametrize("character", GARBLE)
+def test_compiled_validators_read_patterns_as_python_does(character):
+    """Regex engines differ at the edges (Python's \\s also matches \\x1c-\\x1f; its $ also matches
+    before a final newline): each character, put at the start, the middle and the end of every string
+    of every seed body, gives the same violations with and without the compiled validators."""
+    for kind, seeds in SEEDS.items():
+        for seed, idp in ((seed, idp) for seed in seeds for idp in EVERY_IDP):
+            for path in paths_of(seed):
+                text = dig(seed, path)
+                if not isinstance(text, str):
+                    continue
+                for at in sorted({0, len(text) // 2, len(text)}):
+                    body = copy.deepcopy(seed)
+                    *parents, last = path
+                    dig(body, parents)[last] = text[:at] + character + text[at:]
+                    fast = validate(kind, body, idp=idp)
+                    with pytest.MonkeyPatch.context() as patch:
+                        patch.setenv("SCIMCERT_VALIDATION", "jsonschema")
+                        assert fast == validate(kind, body, idp=idp), (kind, path, at)
+
+
+def dig(node, path):
+    for key in path:
+        node = node[key]
+    return node
+
+
+def test_the_compiled_validators_decide_most_bodies_alone(monkeypatch):
+    """The fast path is taken: a valid body is not handed to jsonschema (whose cache stays untouched)."""
+    from scimcert import validation
+
+    validation._cached.cache_clear()
+    assert validate("user-list", user_list(OKTA_USER, RFC_FULL_USER), idp="okta") == []
+    assert validation._cached.cache_info().misses == 0
+    assert validate("user", {**OKTA_USER, "active": "true"}, idp="okta") != []
+    assert validation._cached.cache_info().misses == 1

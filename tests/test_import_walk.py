@@ -1,0 +1,67 @@
+"""The import walk's memory: a page's body is let go once read unless it is evidence (suites/test_import.py,
+`Walk`), and a released exchange says where its body is (scimcert.client, `Exchange.release`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import pytest
+
+from scimcert.client import RELEASED_KEEPS, Exchange
+from scimcert.paths import SUITES
+
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+
+def suite_module():
+    spec = importlib.util.spec_from_file_location("import_checks", SUITES / "test_import.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def page(number: int, ids: list[str], total: int, start: int, **envelope) -> Exchange:
+    users = [{"id": i, "userName": f"{i}@example.com", "title": "x" * 1000} for i in ids]
+    body = {"schemas": [LIST_RESPONSE], "totalResults": total, "startIndex": start, "itemsPerPage": len(users),
+            "Resources": users, **envelope}
+    text = json.dumps(body)
+    return Exchange("importPage", "GET", f"https://example.com/Users?startIndex={start}&count=2", {}, None,
+                    id=f"main-{number}", status=200, response_text=text, _parsed=json.loads(text))
+
+
+def test_pages_are_released_once_read_unless_they_are_evidence():
+    """Five pages of two users: page 3 lists a user of page 1 again, page 4 states a wrong itemsPerPage. The
+    first and last pages, the repeating page and the rule-breaking page keep their bodies; page 2 is
+    released; every page keeps its ids and paging numbers for the judgement."""
+    walk = suite_module().Walk(count=2)
+    answers = [page(1, ["a", "b"], 10, 1), page(2, ["c", "d"], 10, 3), page(3, ["a", "e"], 10, 5),
+               page(4, ["f", "g"], 10, 7, itemsPerPage=5), page(5, ["h", "i"], 10, 9)]
+    for number, answer in enumerate(answers):
+        walk.add(1 + 2 * number, answer)
+    kept = [answer.id for answer in answers if _readable(answer)]
+    assert kept == ["main-1", "main-3", "main-4", "main-5"]
+    assert walk.ids == ["a", "b", "c", "d", "a", "e", "f", "g", "h", "i"]
+    assert walk.twice == {"a"} and walk.repeated.answer is answers[2]
+    assert walk.totals == [10] * 5 and [p.held for p in walk.pages] == [2] * 5
+    assert walk.pages[3].envelope["itemsPerPage"] == 5
+
+
+def test_a_released_body_names_the_transcript_and_cannot_be_read():
+    answer = page(7, ["a", "b"], 2, 1)
+    length = len(answer.response_text)
+    answer.release()
+    assert length > RELEASED_KEEPS
+    assert answer.response_text.endswith(f"({length} characters; whole in the transcript, exchange main-7)")
+    assert len(answer.response_text) < RELEASED_KEEPS + 100
+    with pytest.raises(RuntimeError, match="main-7 was released"):
+        answer.json  # noqa: B018
+
+
+def _readable(answer: Exchange) -> bool:
+    try:
+        return answer.json is not None
+    except RuntimeError:
+        return False
