@@ -8,9 +8,11 @@ import json
 import sys
 
 import pytest
+from suite_runs import external, run_suite
 
 from scimcert.client import RELEASED_KEEPS, Exchange
 from scimcert.paths import SUITES
+from scimcert.reference import ReferenceServer
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
@@ -65,3 +67,16 @@ def _readable(answer: Exchange) -> bool:
         return answer.json is not None
     except RuntimeError:
         return False
+
+
+def test_the_small_walk_of_a_large_tenant_passes_a_server_that_caps_pages(tmp_path):
+    """1,000 users and a server whose pages hold at most 100 (its ServiceProviderConfig filter.maxResults):
+    the small walk (about 8 pages) never asks for more than Okta's count of 100, so a page the server is
+    allowed to cut (RFC 7644 §3.4.2.4: «it MAY return fewer results») is no false failure."""
+    with ReferenceServer(seed_users=1000) as server:
+        run = run_suite(tmp_path, "-k", "test_import_walk or test_import_order_is_stable", "--idp", "okta",
+                        env=external(server), suites="suites/test_import.py")
+    outcomes = {(c["nodeid"].split("::")[-1], r["requirement"]): r["outcome"] for c, r in run.results()}
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert outcomes[("test_import_walk[okta-small]", "import.walk-complete")] == "passed"
+    assert outcomes[("test_import_order_is_stable[okta]", "import.stable-order")] == "passed"
