@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from scimcert.reference.attributes import CORE_USER, ENTERPRISE_USER
 from scimcert.reference.errors import ScimError
-from scimcert.reference.filter import Filter, parse_filter, parse_path, username_equality
+from scimcert.reference.filter import Filter, Index, Scope, parse_filter, parse_path, username_equality
 
 ALICE = {
     "id": "2819c223-7f76-453a-919d-413861904646",
@@ -436,3 +436,133 @@ SAMPLE_FILTERS = [text for text, _ in MATCHES] + [text for text, _ in PRECEDENCE
 def test_matches_never_raises(resource: dict) -> None:
     for text in SAMPLE_FILTERS:
         assert parse_filter(text).matches(resource) in (True, False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The index: Filter.select answers what Filter.matches answers, user by user
+
+
+def _selected(flt: Filter, index: Index, users: dict[str, dict]) -> set[str]:
+    """What the store does (store._Users.matching): the index for the users it holds, `matches` for the irregular."""
+    return flt.select(Scope(index)) | {i for i in index.irregular if flt.matches(users[i])}
+
+
+@pytest.mark.parametrize(("text", "expected"), MATCHES)
+def test_select_agrees_with_matches(text: str, expected: bool) -> None:
+    """Every case of the table above, answered by the index."""
+    index = Index()
+    index.add(ALICE["id"], ALICE)
+    assert not index.irregular
+    assert (ALICE["id"] in parse_filter(text).select(Scope(index))) is expected
+
+
+WORDS = ["", "a", "A", "ada", "Ada.L@X.com", "work", "WORK", "home", "\u00e9", "E\u0301", "\u00df", "ss", "2024", "@", "z"]
+INSTANTS = ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00+01:00", "2024-06-01T12:00:00.500+02:00",
+            "2024-06-01T10:00:00.5", "2023-12-31T23:59:59Z"]
+words = st.sampled_from(WORDS)
+element = st.fixed_dictionaries({}, optional={"value": words, "type": words, "primary": st.booleans(), "display": words})
+canonical_users = st.fixed_dictionaries({"userName": words}, optional={
+    "id": words, "externalId": words, "title": words, "displayName": words, "nickName": words,
+    "active": st.booleans(),
+    "name": st.fixed_dictionaries({}, optional={"givenName": words, "familyName": words}),
+    "emails": st.lists(element, max_size=3),
+    "addresses": st.lists(st.fixed_dictionaries({}, optional={"locality": words, "type": words}), max_size=2),
+    "meta": st.fixed_dictionaries({}, optional={"created": st.sampled_from(INSTANTS),
+                                                "lastModified": st.sampled_from(INSTANTS)}),
+    "password": words,
+    ENTERPRISE_USER: st.fixed_dictionaries({}, optional={
+        "department": words, "manager": st.fixed_dictionaries({}, optional={"value": words})}),
+})
+
+
+def _comparisons(names: list[str], ops: list[str], literals: list[str]) -> st.SearchStrategy[str]:
+    return st.builds("{} {} {}".format, st.sampled_from(names), st.sampled_from(ops), st.sampled_from(literals))
+
+
+QUOTED_WORDS = [f'"{w}"' for w in WORDS]
+STRINGS = ["userName", "id", "externalId", "title", "displayName", "nickName", "name.givenName", "name.familyName",
+           "emails.value", "emails.type", "addresses.locality", "department", "password",
+           f"{ENTERPRISE_USER}:manager.value"]
+COMPLEX = ["emails", "manager"]  # compared by their "value"
+DATES = ["meta.created", "meta.lastModified"]
+ORDER = ["gt", "ge", "lt", "le"]
+SUBSTRING = ["co", "sw", "ew"]
+OTHER_KINDS = ["null", "1", "true", '"true"']
+PRESENT = [*STRINGS, *COMPLEX, *DATES, "active", "name", "meta", "addresses", "emails.primary", "phoneNumbers"]
+
+
+def _leaves(strings: list[str], booleans: list[str], present: list[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        _comparisons(strings, ["eq", "ne", *ORDER, *SUBSTRING], QUOTED_WORDS),
+        _comparisons(strings, ["eq", "ne"], OTHER_KINDS),
+        _comparisons(booleans, ["eq", "ne"], ["true", "false", *OTHER_KINDS]),
+        st.sampled_from(present).map("{} pr".format),
+    )
+
+
+def _logic(leaves: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.recursive(leaves, lambda inner: st.one_of(
+        st.builds("({} and {})".format, inner, inner), st.builds("({} or {})".format, inner, inner),
+        inner.map("not ({})".format)), max_leaves=4)
+
+
+email_filters = _logic(_leaves(["value", "type", "display"], ["primary"], ["value", "type", "display", "primary"]))
+address_filters = _logic(_leaves(["locality", "type"], ["primary"], ["locality", "type", "primary"]))
+filters = _logic(st.one_of(
+    _leaves(STRINGS, ["active", "emails.primary"], PRESENT),
+    _comparisons(COMPLEX, ["eq", "ne", *SUBSTRING], QUOTED_WORDS),
+    _comparisons(DATES, ["eq", "ne", *ORDER], [f'"{i}"' for i in INSTANTS]),
+    _comparisons(DATES, ["eq", "ne"], ["null"]),
+    _comparisons(DATES, SUBSTRING, ['"2024"', '"01T"', '"Z"', '"+02:00"']),
+    email_filters.map("emails[{}]".format),
+    address_filters.map("addresses[{}]".format),
+    st.builds('emails[{}].value eq "{}"'.format, email_filters, words),
+))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(canonical_users | canonical_users | resources, max_size=6), st.lists(filters, min_size=1, max_size=4),
+       st.data())
+def test_select_is_matches_on_every_user(users: list[dict], texts: list[str], data: st.DataObject) -> None:
+    """Canonical users, and any JSON (values of another type: irregular), indexed, some removed and replaced."""
+    stored = {f"u{n}": user for n, user in enumerate(users)}
+    index = Index()
+    for user_id, user in stored.items():
+        index.add(user_id, user)
+    for user_id in data.draw(st.lists(st.sampled_from(sorted(stored)), max_size=3)) if stored else ():
+        index.remove(user_id)
+        stored[user_id] = data.draw(canonical_users)
+        index.add(user_id, stored[user_id])
+    for user_id in data.draw(st.lists(st.sampled_from(sorted(stored)), max_size=2)) if stored else ():
+        index.remove(user_id)
+        stored.pop(user_id, None)
+    for text in texts:
+        flt = parse_filter(text)
+        assert _selected(flt, index, stored) == {i for i, user in stored.items() if flt.matches(user)}, text
+
+
+ODD_USERS = {
+    "empties": {"userName": "", "title": "", "name": {}, "meta": {}, "emails": [{}, {"value": ""}, {"type": "work"}]},
+    "empty-elements": {"emails": [{}, None, ""], "addresses": [{}], ENTERPRISE_USER: {"manager": {}}},
+    "two-emails": {"userName": "b@example.com", "emails": [{"value": "Alice@Home.org", "type": "home"},
+                                                           {"value": "b@example.com", "type": "work", "primary": True}]},
+    "schemas": {"schemas": [CORE_USER], ENTERPRISE_USER: "not a block"},
+    "spellings": {"Title": "Eng", f"{CORE_USER}:userName": "alice.smith@example.com", "name": {"GivenName": "Alice"}},
+    "string-active": {"userName": "c@example.com", "active": "true"},
+    "bad-date": {"meta": {"created": "yesterday"}},
+    "number-name": {"name": {"givenName": 5}},
+    "emails-object": {"emails": {"value": "alice@example.com"}},
+    "title-list": {"title": ["Eng", "Ops"]},
+    "email-string": {"emails": ["alice@example.com"]},
+}
+
+
+@pytest.mark.parametrize("text", SAMPLE_FILTERS)
+def test_select_agrees_with_matches_on_odd_users(text: str) -> None:
+    """Unassigned values, names spelt otherwise than the schema, and values of another type (irregular)."""
+    users, index = {**ODD_USERS, "alice": ALICE}, Index()
+    for user_id, user in users.items():
+        index.add(user_id, user)
+    assert index.irregular == {"string-active", "bad-date", "number-name", "emails-object", "title-list", "email-string"}
+    flt = parse_filter(text)
+    assert _selected(flt, index, users) == {i for i, user in users.items() if flt.matches(user)}

@@ -13,6 +13,7 @@ https://support.okta.com/help/s/article/okta-scim-connector-error-no-results-for
 
 from __future__ import annotations
 
+import sys
 import uuid
 
 import pytest
@@ -27,8 +28,16 @@ from helpers import (
     scim_client,
     user_body,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scimcert.reference import ReferenceServer, Tenant
+from scimcert.reference.errors import ScimError
+from scimcert.reference.filter import parse_filter
+from scimcert.reference.patch import PATCH_OP, apply_patch
+from scimcert.reference.store import UserStore
+from scimcert.reference.tenant import Guest
+from scimcert.reference.values import normalize_user
 
 
 def _list(client, query: str = "") -> dict:
@@ -386,3 +395,99 @@ def test_empty_filter_parameter_is_400(client):
     """`filter=` with nothing after it is not a filter (400 invalidFilter), not "no filter"."""
     assert_scim_error(client.get("/Users?filter="), 400, "invalidFilter")
     assert_scim_error(client.get("/Users?filter=&count=1"), 400, "invalidFilter")
+
+
+# ---------------------------------------------------------------------------------------------
+# The filter index (filter.Index) against matching every user one by one, through writes of every kind
+
+GUESTS = (Guest("guest-7f3a9c1e", "pat.contractor@gmail.com"), Guest("guest-2b8d4e6f", "ada@partner-agency.io"))
+USER_NAMES = ["Ada@example.com", "ada@EXAMPLE.com", "bob@example.com", "Zo\u00eb@example.com", "x@example.com",
+              "eng@example.com", "y@example.com", "z@example.com"]
+index_words = st.sampled_from(["Ada", "ada", "Eng", "WORK", "", None, "\u00e9"])
+emails = st.lists(st.fixed_dictionaries({"value": st.sampled_from([*USER_NAMES, "ada@home.org", ""])}, optional={
+    "type": st.sampled_from(["work", "Work", "home"]), "primary": st.booleans()}), max_size=3)
+bodies = st.fixed_dictionaries({"userName": st.sampled_from(USER_NAMES)}, optional={
+    "title": index_words, "externalId": index_words, "active": st.sampled_from([True, False, "True", "false"]),
+    "name": st.fixed_dictionaries({}, optional={"givenName": index_words, "familyName": index_words}),
+    "emails": emails,
+    ENTERPRISE_USER: st.fixed_dictionaries({}, optional={
+        "department": index_words, "manager": st.sampled_from(["boss-1", {"value": "boss-2"}])}),
+})
+patches = st.lists(st.one_of(
+    st.fixed_dictionaries({"op": st.just("replace"), "path": st.just("title"), "value": index_words}),
+    st.fixed_dictionaries({"op": st.just("add"), "path": st.just("emails"), "value": emails}),
+    st.fixed_dictionaries({"op": st.just("replace"), "path": st.just('emails[type eq "work"].value'),
+                           "value": st.sampled_from(USER_NAMES)}),
+    st.fixed_dictionaries({"op": st.just("remove"), "path": st.sampled_from([
+        'emails[type eq "work"]', "emails", "title", "name.givenName", f"{ENTERPRISE_USER}:department"])}),
+    st.fixed_dictionaries({"op": st.just("replace"), "value": st.fixed_dictionaries({}, optional={
+        "active": st.booleans(), "externalId": index_words, "name": st.fixed_dictionaries({"familyName": index_words})})}),
+), min_size=1, max_size=3)
+writes = st.lists(st.one_of(
+    st.tuples(st.just("create"), bodies),
+    st.tuples(st.just("put"), st.integers(0, 9), bodies),
+    st.tuples(st.just("patch"), st.integers(0, 9), patches),
+    st.tuples(st.just("delete"), st.integers(0, 9)),
+    st.tuples(st.just("move"), st.integers(0, 9)),
+), max_size=16)
+INDEX_FILTERS = [
+    'emails[type eq "work" and value co "@"]', 'emails[type eq "home"]', 'emails[not (type eq "work")]',
+    'emails[type eq "work"].value eq "ada@example.com"', 'emails.value co "ADA"', "emails pr", "not (emails pr)",
+    "emails.primary eq true", "title pr", 'title eq "eng"', 'title ne "Eng"', 'title gt "a"',
+    'name.familyName eq "ada" or name.givenName eq "ADA"', "not (name.givenName pr) and active eq true",
+    "active eq false", "externalId pr", 'externalId eq "Ada"', 'userName sw "ADA"', 'userName eq "ada@example.com"',
+    'userName eq "pat.contractor@gmail.com"', 'id eq "guest-7f3a9c1e"', "userName pr", 'userName ne "x"',
+    'meta.lastModified gt "2000-01-01T00:00:00Z"', 'meta.created le "2000-01-01T00:00:00Z"', 'meta.created co "T"',
+    'meta.version co "1"', 'department eq "eng"', 'manager eq "boss-1"', "manager pr",
+]
+
+
+def _write(store: UserStore, write: tuple) -> None:
+    """One create, PUT, PATCH or DELETE through the store's API, or a table edit as the pathless-id-applied fault
+    makes (faults.py); refused writes (409, 400) change nothing."""
+    kind, *args = write
+    ids = [u["id"] for u in store.query(None, 1, sys.maxsize)[1]]
+    if kind != "create" and not ids:
+        return
+    user_id = ids[args[0] % len(ids)] if kind != "create" else None
+    try:
+        if kind == "create":
+            store.create(normalize_user(args[0]))
+        elif kind == "put":
+            store.update(user_id, lambda current: normalize_user(args[1]))
+        elif kind == "patch":
+            store.update(user_id, lambda current: apply_patch(current, {"schemas": [PATCH_OP], "Operations": args[1]}))
+        elif kind == "delete":
+            store.delete(user_id)
+        else:
+            with store._lock:
+                user = store._users.pop(user_id)
+                user["id"] = f"moved-{user_id}"
+                store._users[user["id"]] = user
+                store._order[store._order.index(user_id)] = user["id"]
+                store._by_user_name[store.key(user["userName"])] = user["id"]
+    except ScimError:
+        pass
+
+
+def _check_index(store: UserStore) -> None:
+    everyone = store.query(None, 1, sys.maxsize)[1]
+    for text in INDEX_FILTERS:
+        flt = parse_filter(text)
+        expected = [u["id"] for u in everyone if flt.matches(u)]
+        for start, count in ((1, sys.maxsize), (2, 2), (len(expected), 1)):
+            total, page = store.query(flt, max(1, start), count)
+            assert (total, [u["id"] for u in page]) == (len(expected), expected[max(1, start) - 1:][:count]), text
+        assert not {guest.id for guest in GUESTS} & set(expected)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(bodies, min_size=1, max_size=6), writes)
+def test_filtered_lists_equal_matching_every_user_after_any_writes(seeds: list[dict], writes: list[tuple]) -> None:
+    """The index answers every filter as `Filter.matches` on each user in insertion order would: the same page and
+    the same totalResults, after creates, PUTs, PATCHes (emails added, replaced through a value path, removed),
+    deletes and direct table edits; the tenant's guests are never listed."""
+    store = UserStore(GUESTS)
+    for write in [("create", body) for body in seeds] + writes:
+        _write(store, write)
+        _check_index(store)

@@ -3,7 +3,8 @@
 One lock guards every read-modify-write, so a check-then-write (uniqueness, If-Match, PATCH)
 is atomic. Users are kept in insertion order for stable paging; an index on the userName as PRECIS
 compares it (precis.username_key: width-mapped, case-folded, NFC; RFC 7644 §5) makes lookups and
-uniqueness checks O(1). Guests live apart and are never returned.
+uniqueness checks O(1), and the filter index (filter.Index) answers every other filter without a
+scan. Guests live apart and are never returned.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
 from .errors import ScimError, not_found, uniqueness
-from .filter import Filter, username_equality
+from .filter import Filter, Index, Scope, username_equality
 from .precis import username_key
 from .tenant import Guest
 
@@ -25,10 +26,43 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+class _Users(dict):
+    """The stored users by id, with their filter index kept in step with every `users[id] = user`, `del users[id]`
+    and `users.pop(id)`: the store's writes and those of faults that edit the table directly (faults.py) alike.
+
+    The index keeps the values a user had when stored. The store replaces a user rather than change it; the one
+    fault that edits a stored user in place (null-stored-as-empty-string) writes "", which filters read as
+    unassigned, as the index has it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.index = Index()
+
+    def __setitem__(self, user_id: str, user: dict) -> None:
+        if user_id in self:
+            self.index.remove(user_id)
+        self.index.add(user_id, user)
+        super().__setitem__(user_id, user)
+
+    def __delitem__(self, user_id: str) -> None:
+        super().__delitem__(user_id)
+        self.index.remove(user_id)
+
+    def pop(self, user_id: str, *default: dict) -> dict:
+        self.index.remove(user_id)
+        return super().pop(user_id, *default)
+
+    def matching(self, flt: Filter) -> set[str]:
+        """The ids of the users `flt` matches: the index answers for the users it holds, `Filter.matches` for
+        the irregular rest (a value of the wrong type, which only faults store)."""
+        found = flt.select(Scope(self.index))
+        return found | {i for i in self.index.irregular if flt.matches(self[i])} if self.index.irregular else found
+
+
 class UserStore:
     def __init__(self, guests: Iterable[Guest] = ()):
         self._lock = threading.Lock()
-        self._users: dict[str, dict] = {}
+        self._users = _Users()
         self._order: list[str] = []
         self._by_user_name: dict[str, str] = {}
         self._versions = itertools.count(1)
@@ -122,18 +156,22 @@ class UserStore:
             self._order.remove(user_id)
 
     def query(self, flt: Filter | None, start_index: int, count: int) -> tuple[int, list[dict]]:
-        """(totalResults, the page) for a 1-based start index; stable insertion order."""
+        """(totalResults, the page) for a 1-based start index; stable insertion order.
+
+        Every match is counted (totalResults is exact, RFC 7644 §3.4.2), but only the page is copied: the ids
+        matched come from the userName index or the filter index as a set, and the page is the first ones of
+        them in insertion order.
+        """
+        first = start_index - 1
         with self._lock:
             if flt is None:
-                total = len(self._order)
-                ids = self._order[start_index - 1 : start_index - 1 + count]
-                return total, [copy.deepcopy(self._users[i]) for i in ids]
-            matches = [u for u in self._candidates(flt) if flt.matches(u)]
-            return len(matches), [copy.deepcopy(u) for u in matches[start_index - 1 : start_index - 1 + count]]
-
-    def _candidates(self, flt: Filter) -> list[dict]:
-        wanted = username_equality(flt)
-        if wanted is None:
-            return [self._users[i] for i in self._order]
-        user_id = self._by_user_name.get(self.key(wanted))
-        return [self._users[user_id]] if user_id else []
+                ids = self._order[first : first + count]
+                return len(self._order), [copy.deepcopy(self._users[i]) for i in ids]
+            wanted = username_equality(flt)
+            if wanted is not None:  # at most one user, and the filter still applies to it
+                user_id = self._by_user_name.get(self.key(wanted))
+                found = [user_id] if user_id and flt.matches(self._users[user_id]) else []
+                return len(found), [copy.deepcopy(self._users[i]) for i in found[first : first + count]]
+            matched = self._users.matching(flt)
+            page = itertools.islice(filter(matched.__contains__, self._order), first, first + count)
+            return len(matched), [copy.deepcopy(self._users[i]) for i in page]
