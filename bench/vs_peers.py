@@ -3,7 +3,7 @@
     python bench/vs_peers.py [--pairs 5]
 
 Starts scim2-server (a dev dependency) on a free loopback port, then runs, in turn and `--pairs` times
-each, as a user would (a fresh process each, start-up included):
+each, as a user would (a fresh process each, start-up included, with Python's bytecode cache on):
 - scimcert: `pytest suites -q` with all three profiles against it;
 - scim2-tester: `check_server` over scim2-client's HTTP engine, everything it checks.
 
@@ -47,9 +47,17 @@ print(json.dumps({"requests": len(sent), "results": len(results)}))
 """
 
 
+def user_environment(**extra: str) -> dict:
+    """This environment as a user's shell has it: no SCIM_/PYTEST_ settings of ours, and Python's bytecode
+    cache on (PYTHONDONTWRITEBYTECODE, if this shell sets it, would make pytest rewrite and compile every
+    plugin module again on each run)."""
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("SCIM_", "PYTEST_")) and k != "PYTHONDONTWRITEBYTECODE"}
+    return {**environment, **extra}
+
+
 def scimcert(base: str) -> tuple[float, int, int]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SCIM_", "PYTEST_"))}
-    environment.update(SCIM_BASE_URL=base, SCIM_TOKEN=TOKEN)
+    environment = user_environment(SCIM_BASE_URL=base, SCIM_TOKEN=TOKEN)
     with tempfile.TemporaryDirectory() as reports:
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "--reports-dir",
@@ -62,7 +70,8 @@ def scimcert(base: str) -> tuple[float, int, int]:
 
 def peer(base: str) -> tuple[float, int, int]:
     started = time.perf_counter()
-    finished = subprocess.run([sys.executable, "-c", PEER, base, TOKEN], capture_output=True, text=True, check=True)
+    finished = subprocess.run([sys.executable, "-c", PEER, base, TOKEN], capture_output=True, text=True, check=True,
+                              env=user_environment())
     seconds = time.perf_counter() - started
     counts = json.loads(finished.stdout.strip().splitlines()[-1])
     return seconds, counts["requests"], counts["results"]

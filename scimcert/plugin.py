@@ -26,7 +26,8 @@ from .client import ScimClient, WriteRefused
 from .data import UserFactory, user_name_prefix
 from .paths import SUITES
 from .profiles import ProfileError, profiles, select
-from .records import CheckRecord
+from .quiet import QuietFirstScheduling, read_hints, write_hints
+from .records import CheckRecord, Result
 from .requirements import CatalogueError, catalogue, lookup
 from .run import BOUND_REACHED, Run
 from .verdict import ConformanceFailure, NotReached, Verdict
@@ -91,16 +92,18 @@ def pytest_configure(config: pytest.Config) -> None:
         seed = random.SystemRandom().randrange(1, 2**31)
     reports_dir = Path(config.getoption("reports_dir"))
     # JUnit and Allure by default, next to our own reports; fresh for every run (-p no:allure_pytest: none).
+    allure_dir = None
     if config.pluginmanager.has_plugin("allure_pytest") and not config.option.allure_report_dir:
-        config.option.allure_report_dir = str(reports_dir / "allure-results")
+        allure_dir = reports_dir / "allure-results"
+        config.option.allure_report_dir = str(allure_dir)
         if worker is None:
-            shutil.rmtree(config.option.allure_report_dir, ignore_errors=True)
+            shutil.rmtree(allure_dir, ignore_errors=True)
     if worker is None:
         config.option.xmlpath = config.option.xmlpath or str(reports_dir / "junit.xml")
     shared = Path(worker["scimcert_shared"]) if worker else Path(tempfile.mkdtemp(prefix="scimcert-"))
     run = Run(settings=settings, secrets=secrets, seed=seed, strict=bool(config.getini("strict")),
               reports_dir=reports_dir, shared_dir=shared, is_worker=worker is not None,
-              started_at=worker["scimcert_started"] if worker else time.time())
+              started_at=worker["scimcert_started"] if worker else time.time(), allure_dir=allure_dir)
     run.say = _progress(config, worker)
     if worker is None:
         run.forget_stale_reports()
@@ -164,6 +167,14 @@ def _declared(item: pytest.Item) -> list[str]:
     return [i for mark in item.iter_markers("requirement") for i in mark.args]
 
 
+def _labelled(item: pytest.Item, record: CheckRecord) -> list[Result]:
+    """The results a check's JUnit properties and Allure stories name: the requirements it declares, and an
+    automatic one (judged on every response of its kind, whichever check received it) where it did not pass
+    here. conformance.json has every result, those of the automatic requirements that passed included."""
+    marked = set(_declared(item))
+    return [r for r in record.requirements if r.requirement in marked or r.outcome != "passed"]
+
+
 def _idp_of(item: pytest.Item) -> str | None:
     callspec = getattr(item, "callspec", None)
     idp = callspec.params.get("idp") if callspec else None
@@ -189,7 +200,9 @@ def target(request: pytest.FixtureRequest):
     run = _run(request)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM cleans up like Ctrl-C
     try:
-        yield run.start()
+        started = run.start()
+        run.quiet.watch(run.client)  # writes and list reads pass the quiet-tenant locks
+        yield started
     finally:
         run.finish()
         signal.signal(signal.SIGTERM, previous)
@@ -223,6 +236,7 @@ class ConformancePlugin:
 
     def __init__(self, run: Run):
         self.run = run
+        run.quiet.share(run.is_worker)  # xdist workers share the tenant: quiet checks take its locks
 
     # ---- collection ------------------------------------------------------------------------
 
@@ -275,6 +289,12 @@ class ConformancePlugin:
         if problems:
             raise pytest.UsageError("requirement catalogue errors:\n  " + "\n  ".join(problems))
 
+    @pytest.hookimpl(tryfirst=True, specname="pytest_collection_finish")
+    def pytest_collection_finish_hints(self, session: pytest.Session) -> None:
+        """xdist worker, before xdist reports its collection: what the controller's scheduler reads of it."""
+        if self.run.is_worker:
+            write_hints(self.run.shared_dir, session.config.workerinput["workerid"], session.items)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if session.config.option.collectonly:
             reporter = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -286,11 +306,23 @@ class ConformancePlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem):
-        """Under pytest-xdist a `quiet_tenant` check holds the tenant alone, every other check shared."""
-        if not self.run.is_worker:
+        """A `quiet_tenant` check walks the user list while no write of the run is on the wire, from its
+        first read of the list to the end of its call (scimcert/quiet.py; locks only under pytest-xdist)."""
+        with self.run.quiet.check(quiet=item.get_closest_marker("quiet_tenant") is not None):
             return (yield)
-        with self.run.quiet.hold(alone=item.get_closest_marker("quiet_tenant") is not None):
-            return (yield)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        """The call is over: a quiet check stops walking before any teardown (the last one runs the cleanup)."""
+        self.run.quiet.settle()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
+        """The run's scheduler for xdist's default modes (load, worksteal): quiet checks first, one to each
+        worker in turn (scimcert.quiet.QuietFirstScheduling); another --dist keeps xdist's own."""
+        if config.getoption("dist") not in ("load", "worksteal"):
+            return None
+        return QuietFirstScheduling(config, log, lambda node: read_hints(self.run.shared_dir, node.gateway.id))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):
@@ -317,11 +349,11 @@ class ConformancePlugin:
         finally:
             record = self._record(item, verdict)
             item.user_properties += [(f"requirement {r.requirement}", f"{r.level} {r.outcome}")
-                                     for r in record.requirements]
+                                     for r in _labelled(item, record)]
             item.user_properties.append((RECORD, json.dumps(record.to_json())))
             if record.error:
                 item.user_properties.append((reports.HARNESS_ERROR_PROPERTY, record.error))
-        self._attach_allure(item, verdict)
+        self._attach_allure(item, verdict, record)
         if verdict.failures:
             raise ConformanceFailure("\n" + verdict.report(verdict.failures))
         if verdict.warnings:
@@ -348,7 +380,7 @@ class ConformancePlugin:
                            exchanges=[e.summary_record() for e in verdict.exchanges],
                            variants=sorted({e.label + (" (inferred)" if e.inferred else "") for e in verdict.exchanges}))
 
-    def _attach_allure(self, item: pytest.Item, verdict: Verdict) -> None:
+    def _attach_allure(self, item: pytest.Item, verdict: Verdict, record: CheckRecord) -> None:
         if not getattr(item.config.option, "allure_report_dir", None):
             return
         import allure
@@ -357,8 +389,8 @@ class ConformancePlugin:
         strictest = min(verdict.declared, key=lambda r: r.rank)
         allure.dynamic.epic(profiles()[idp].name if idp else "RFC 7643/7644")
         allure.dynamic.feature(strictest.capability)
-        for requirement in verdict.declared:
-            allure.dynamic.story(requirement.id)
+        for result in _labelled(item, record):
+            allure.dynamic.story(result.requirement)
         allure.dynamic.severity({"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}[strictest.level])
         if verdict.warnings and not verdict.failures:  # passed in Allure's status, so said where it is seen
             allure.dynamic.tag("scimcert-warning")
@@ -370,7 +402,10 @@ class ConformancePlugin:
                           name=f"{finding.requirement}: {finding.exchange.summary()}",
                           attachment_type=allure.attachment_type.JSON)  # evidence; the rest is in the transcript
         if verdict.exchanges:
-            allure.attach("\n".join(f"{e.id}  {e.summary()}" for e in verdict.exchanges),
+            base = self.run.target.base_url.rstrip("/") if self.run.target is not None else ""
+            lines = [f"{e.id}  {e.summary().replace(f' {base}/', ' /', 1) if base else e.summary()}"
+                     for e in verdict.exchanges]
+            allure.attach("\n".join(([f"(URLs under {base})"] if base else []) + lines),
                           name="exchanges (in full in the transcript, by id)", attachment_type=allure.attachment_type.TEXT)
 
     # ---- results (controller side, also under xdist) ---------------------------------------
@@ -434,7 +469,11 @@ class ConformancePlugin:
         if self.run.overtime and session.exitstatus == 0:
             session.exitstatus = 1  # a run cut short by its bound did not check everything
         self.run.exit_status = int(session.exitstatus)
+        started = time.perf_counter()
         reports.write_all(self.run)
         self.run.settle_ledger()
         if session.config.option.xmlpath:  # pytest's junitxml plugin has written it by now (we run last)
             reports.finish_junit(Path(session.config.option.xmlpath), self.run)
+        if self.run.allure_dir is not None:  # every process's allure-pytest has written its files by now
+            reports.compact_allure(self.run.allure_dir)
+        self.run.report_seconds = time.perf_counter() - started

@@ -12,6 +12,7 @@ import re
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from importlib import metadata
+from pathlib import Path
 from xml.etree import ElementTree
 
 from . import __version__
@@ -66,14 +67,15 @@ def result_count(run) -> Counter:
 def tally(run) -> dict:
     """The run's figures: checks, distinct requirements, requirement results (README: 'Counting')."""
     checks = Counter(record.outcome for record in run.records)
-    requirements = Counter(distinct(run.results()).values())
-    must = [r.id for r in catalogue().values() if r.level == "MUST"]
     worst_of = distinct(run.results())
+    requirements = Counter(worst_of.values())
+    results = result_count(run)
+    must = [r.id for r in catalogue().values() if r.level == "MUST"]
     return {
         "checks": {"total": len(run.records), **{o: checks[o] for o in ("passed", "failed", "skipped", "error")},
                    "withWarnings": sum(1 for rec in run.records if any(r.outcome == "warning" for r in rec.requirements))},
         "requirements": {o: requirements[o] for o in OUTCOMES},
-        "requirementResults": {o: result_count(run)[o] for o in OUTCOMES},
+        "requirementResults": {o: results[o] for o in OUTCOMES},
         "mustFailed": sum(1 for i in must if worst_of.get(i) == "failed"),
         "harnessErrors": len(run.crashed),
     }
@@ -195,7 +197,8 @@ def console_summary(run) -> list[str]:
                      "a run that checked nothing does not pass")
     lines += conduct(run)
     lines += cleanup_lines(run.cleanup())
-    lines.append(f"reports: {run.reports_dir}/conformance.html, conformance.json, junit.xml, allure-results/")
+    lines.append(f"reports: {run.reports_dir}/conformance.html, conformance.json, junit.xml, allure-results/"
+                 + (f" (written in {run.report_seconds:.2f} s)" if run.report_seconds is not None else ""))
     return lines
 
 
@@ -254,9 +257,20 @@ def document(run, exit_status: int) -> dict:
         "requirements": {r.id: {"level": r.level, "capability": r.capability, "source": r.source,
                                 "statement": r.statement, **({"columns": r.columns} if r.columns else {})}
                          for r in catalogue().values()},
-        "checks": [record.to_json() for record in run.records],
+        "checkDocs": check_docs(run.records),
+        "checks": [record.report_json() for record in run.records],
         "cleanup": run.cleanup(),
     }
+
+
+def check_docs(records) -> dict[str, str]:
+    """What each check does (the first paragraph of its docstring), once per test function: the parameter sets
+    of a check (IdPs, cases) share it. Keyed by `CheckRecord.test_id`, the nodeid up to "["."""
+    docs: dict[str, str] = {}
+    for record in records:
+        if record.doc:
+            docs.setdefault(record.test_id, record.doc)
+    return docs
 
 
 def _target(run) -> dict:
@@ -291,9 +305,10 @@ def conduct(run) -> list[str]:
 def write_all(run) -> None:
     run.reports_dir.mkdir(parents=True, exist_ok=True)
     doc = document(run, run.exit_status)  # meets schemas/conformance.schema.json: tests/ validate it
-    doc = json.loads(run.redactor(json.dumps(doc, ensure_ascii=False)))  # the certificate covers what is written
+    text = run.redactor(json.dumps(doc, ensure_ascii=False, separators=(",", ":")))  # for tools: people read the HTML
+    doc = json.loads(text)  # the certificate covers what is written
     doc["certificate"] = certify(doc)
-    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))  # for tools: people read the HTML
+    text = f'{text[:-1]},"certificate":{json.dumps(doc["certificate"], separators=(",", ":"))}}}'  # its last member
     (run.reports_dir / "conformance.json").write_text(text, encoding="utf-8")
     (run.reports_dir / "conformance.html").write_text(run.redactor(render_html(doc)), encoding="utf-8")
 
@@ -542,6 +557,33 @@ def _requirements_html(doc: dict) -> list[str]:
                     f"<td class=meta>{_linked(requirement['source'])}</td></tr>")
     return ["<table><tr><th>ID</th><th>level</th><th>result</th><th>statement</th>"
             "<th>source</th></tr>"] + rows + ["</table>"]
+
+
+# ---- Allure ----------------------------------------------------------------------------------
+
+HARNESS_FIXTURES = ("verdict", "client", "users")  # scimcert's own per-check fixtures (scimcert/plugin.py)
+
+
+def compact_allure(folder: Path) -> None:
+    """allure-pytest writes a container file for every fixture of every check, and one for each parameter of a
+    parametrized check, which names no test (no `children`: Allure shows it nowhere). Those go, and so do the
+    containers of scimcert's own per-check fixtures (verdict, client, users) when they set up and tore down
+    cleanly: they say only that a check had its harness. A container that failed, and every other fixture's
+    (the target's, a suite's own), stays. Results and attachments are left as written."""
+    for path in folder.glob("*-container.json"):
+        try:
+            container = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not container.get("children") or _clean_harness(container):
+            path.unlink(missing_ok=True)
+
+
+def _clean_harness(container: dict) -> bool:
+    befores, afters = container.get("befores", []), container.get("afters", [])
+    return (bool(befores) and all(f.get("name", "").split("::")[0] in HARNESS_FIXTURES for f in befores + afters)
+            and all(f.get("status") == "passed" for f in befores)
+            and all(f.get("status", "passed") == "passed" for f in afters))
 
 
 # ---- JUnit -----------------------------------------------------------------------------------

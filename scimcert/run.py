@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import IO
 
 from . import config as config_module
 from . import preflight as preflight_module
@@ -48,9 +47,11 @@ class Run:
     stopped: str | None = None  # why the preflight stopped the run before any check
     exit_status: int = 0  # the session's, once it has finished (controller side)
     redactor: Redactor = field(default_factory=Redactor)
+    allure_dir: Path | None = None  # Allure results scimcert placed (and compacts after the run), not a user's --alluredir
+    report_seconds: float | None = None  # how long writing the reports took after the last check (controller)
     say: Callable[[str], None] = field(default=lambda line: None, repr=False)  # progress, outside the reports
     _server: object = None
-    _transcript: IO[str] | None = None
+    _transcript: transcript.Writer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -69,7 +70,7 @@ class Run:
                                            seed_users=EMBEDDED_MEMBERS).start()
             self.target = config_module.embedded_target(self.settings, self._server)
         self.reports_dir.mkdir(parents=True, exist_ok=True)
-        self._transcript = transcript.open_for(self.reports_dir, self._suffix())
+        self._transcript = transcript.Writer(self.reports_dir, self._suffix())
         ledger = Ledger(self.ledger_path, self.tag)
         self.client = ScimClient.for_target(self.target, self.redactor, shared_dir=self.shared_dir,
                                             listeners=[self._log, self.tracker.observe],
@@ -141,8 +142,7 @@ class Run:
     def _log(self, exchange: Exchange) -> None:
         if self._transcript is not None:
             with self._lock:
-                self._transcript.write(json.dumps(exchange.record(), ensure_ascii=False) + "\n")
-                self._transcript.flush()
+                self._transcript.write(exchange.record())
 
     # ---- results (controller side) ---------------------------------------------------------
 

@@ -445,3 +445,89 @@ def test_automatic_failures_carry_a_cause_alike_across_resources():
 ])
 def test_response_kind(method, path, status, kind):
     assert response_kind(method, path, status) == kind
+
+
+# ---- report files ------------------------------------------------------------------------------
+
+def test_the_transcript_writes_a_repeated_body_once_and_reads_every_record_whole(tmp_path):
+    """A long response body seen before in the same file (a page of the user list read again) and a request
+    shape's source are written by reference to the record that holds them; `records` gives every record as
+    it was, also from a file cut after its last flush (a killed run)."""
+    from scimcert import transcript
+
+    page = json.dumps({"Resources": [{"id": str(i), "userName": f"user{i}@example.com"} for i in range(100)]})
+    written = [{"id": f"main-{n}", "label": "importPage", "source": "Okta docs", "responseBody": body, "status": 200}
+               for n, body in enumerate([page, "{}", page, page[:-1] + " ", page], start=1)]
+    writer = transcript.Writer(tmp_path, "")
+    for record in written:
+        writer.write(dict(record))
+    lines = [json.loads(line) for line in transcript.text(tmp_path / "transcript.jsonl.gz").splitlines()]
+    assert [line.get("responseBodyOf") for line in lines] == [None, None, "main-1", None, "main-1"]
+    assert [line.get("sourceOf") for line in lines] == [None, "main-1", "main-1", "main-1", "main-1"]
+    assert list(transcript.records(tmp_path)) == written  # the same keys, in the same order
+    writer.close()
+    assert list(transcript.records(tmp_path)) == written
+
+
+def _container(befores, afters=(), children=("a-test",)):
+    return {"uuid": "u", "children": list(children), "befores": list(befores), "afters": list(afters)}
+
+
+def test_allure_keeps_the_containers_that_say_something(tmp_path):
+    """Containers naming no test, and scimcert's own per-check fixtures that set up cleanly, go; a harness
+    fixture that failed, the target's and a suite's own fixtures stay; results are not touched."""
+    from scimcert.reports import compact_allure
+
+    passed = {"status": "passed", "start": 1, "stop": 2}
+    containers = {
+        "parameter": _container([{"name": "idp", **passed}], children=()),
+        "verdict": _container([{"name": "verdict", **passed}], [{"name": "verdict::<lambda>", "start": 2}]),
+        "client": _container([{"name": "client", **passed}], [{"name": "client::<lambda>", **passed}]),
+        "users-broken": _container([{"name": "users", "status": "broken", "start": 1}]),
+        "client-teardown-failed": _container([{"name": "client", **passed}],
+                                             [{"name": "client::<lambda>", "status": "failed"}]),
+        "target": _container([{"name": "target", **passed}], children=("a-test", "another-test")),
+        "suite-fixture": _container([{"name": "seeded", **passed}]),
+    }
+    for name, container in containers.items():
+        (tmp_path / f"{name}-container.json").write_text(json.dumps(container))
+    (tmp_path / "a-result.json").write_text("{}")
+    compact_allure(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a-result.json", "client-teardown-failed-container.json", "suite-fixture-container.json",
+        "target-container.json", "users-broken-container.json"]
+
+
+def test_conformance_json_keeps_a_passed_findings_evidence_by_reference_and_a_failures_in_full():
+    from scimcert.records import CheckRecord, Result
+
+    failed = {"requirement": "create.location", "ok": False, "message": "no Location", "expected": "a Location",
+              "actual": None, "exchange": {"id": "main-2", "curl": "curl ..."}, "exchangeId": "main-2"}
+    passed = [{"ok": True, "message": "created", "expected": [201], "actual": 201, "exchangeId": "main-1"},
+              {"ok": True, "message": "all 2 responses judged met it", "exchangeIds": ["main-1", "main-2"]},
+              {"ok": True, "message": "all 2 responses judged met it", "exchangeIds": []},
+              {"ok": True, "message": "the ids differ", "expected": "two ids", "actual": ["1", "2"]}]
+    record = CheckRecord(
+        nodeid="suites/test_create.py::test_create_user[okta]", check="test_create_user", idp="okta", doc="Creates.",
+        requirements=[Result("create.created-201", "MUST", "create", "passed", findings=tuple(passed)),
+                      Result("create.location", "MUST", "create", "failed", findings=(failed,)),
+                      Result("schema.user", "MUST", "schema", "passed", automatic=True)],
+        exchanges=[{"id": "main-1", "label": "createUser", "method": "POST", "url": "u", "status": 201, "error": None,
+                    "elapsedMs": 3.2, "throttled": []},
+                   {"id": "main-2", "label": "getUser", "method": "GET", "url": "u", "status": None, "error": "reset",
+                    "elapsedMs": 1.0, "throttled": [1]}])
+    written = record.report_json()
+    assert "doc" not in written and record.test_id == "suites/test_create.py::test_create_user"
+    assert written["exchanges"] == [
+        {"id": "main-1", "label": "createUser", "method": "POST", "url": "u", "status": 201, "throttled": []},
+        {"id": "main-2", "label": "getUser", "method": "GET", "url": "u", "status": None, "error": "reset",
+         "throttled": [1]}]
+    by_reference, failing, automatic = written["requirements"]
+    assert by_reference["findings"] == [
+        {"ok": True, "message": "created", "exchangeId": "main-1"},
+        {"ok": True, "message": "all 2 responses judged met it", "exchangeIds": ["main-1", "main-2"]},
+        {"ok": True, "message": "all 2 responses judged met it"},
+        {"ok": True, "message": "the ids differ", "expected": "two ids", "actual": ["1", "2"]}]  # it names no exchange
+    assert "automatic" not in by_reference and automatic["automatic"] is True
+    assert failing["findings"] == [failed]
+    assert CheckRecord.from_json(json.loads(json.dumps(record.to_json()))) == record  # the xdist codec loses nothing
