@@ -44,7 +44,7 @@ EMPTY_ERROR = ("the error answer has no body (RFC 7644 §3.12: implementers MUST
                "of the response in a JSON format)")
 _NOT_JSON = object()
 _RELEASED = object()
-RELEASED_KEEPS = 2000  # characters of a released body kept as its excerpt
+RELEASED_KEEPS = 600  # characters of a released body kept: as many as a report's excerpt shows
 
 
 class WriteRefused(Exception):

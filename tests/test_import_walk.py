@@ -80,3 +80,15 @@ def test_the_small_walk_of_a_large_tenant_passes_a_server_that_caps_pages(tmp_pa
     assert run.returncode == 0, run.stdout[-2000:]
     assert outcomes[("test_import_walk[okta-small]", "import.walk-complete")] == "passed"
     assert outcomes[("test_import_order_is_stable[okta]", "import.stable-order")] == "passed"
+
+
+@pytest.mark.parametrize("user_id", ["2819c223-7f76-453a-919d-413861904646", "2819C223-7F76-453A-919D-413861904646",
+                                     "{2819c223-7f76-453a-919d-413861904646}", "2819c2237f76453a919d413861904646",
+                                     "42", "user@example.com", ""])
+def test_a_walk_keeps_every_id_exactly(user_id):
+    """A canonical UUID is kept as its number, any other spelling as it is: each comes back as sent, and two
+    spellings of one UUID stay two ids."""
+    module = suite_module()
+    assert module.text(module.key(user_id)) == user_id
+    canonical = module.key("2819c223-7f76-453a-919d-413861904646")
+    assert (module.key(user_id) == canonical) == (user_id == "2819c223-7f76-453a-919d-413861904646")
