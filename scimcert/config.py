@@ -96,6 +96,52 @@ class Target:
         return ssl.create_default_context(cafile=self.ca_bundle) if self.ca_bundle else True
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What the user asked for (TOML file < environment < options), validated against
+    schemas/target.schema.json, and never a secret: the run's typed settings. Each field is named as in that
+    schema; `base_url` None means the embedded reference server."""
+
+    idps: tuple[str, ...]
+    timeout: float = DEFAULT_TIMEOUT
+    base_url: str | None = None
+    org_domains: tuple[str, ...] = ()
+    guests: tuple[Guest, ...] = ()
+    variants: Mapping[str, str] = field(default_factory=dict)
+    reactivation: str = "supported"
+    user_domain: str | None = None
+    verify_tls: bool = True
+    ca_bundle: str | None = None
+    allow_http: bool = False
+    read_only: bool = False
+    max_rps: float | None = None
+    max_in_flight: int | None = None
+    max_run_seconds: float = DEFAULT_RUN_SECONDS
+    reference_faults: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, merged: Mapping) -> Settings:
+        """From the merged, validated sources (a mapping of target.schema.json)."""
+        tuples = {"idps", "org_domains", "reference_faults"}
+        values = {name: tuple(value) if name in tuples else value for name, value in merged.items()}
+        values["guests"] = tuple(Guest(**g) for g in merged.get("guests", ()))
+        return cls(**values)
+
+    @property
+    def embedded(self) -> bool:
+        """No base URL: the run tests the embedded reference server."""
+        return self.base_url is None
+
+    def describe(self) -> dict:
+        """The settings as a report shows them (conformance.json `target`), under its names."""
+        return {"baseUrl": self.base_url or "embedded reference server", "embedded": self.embedded,
+                "idps": list(dict.fromkeys(self.idps)), "orgDomains": list(self.org_domains),
+                "variants": dict(self.variants), "referenceFaults": list(self.reference_faults),
+                "readOnly": self.read_only, "verifyTls": self.verify_tls,
+                "limits": {"maxRps": self.max_rps, "maxInFlight": self.max_in_flight,
+                           "maxRunSeconds": self.max_run_seconds}}
+
+
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -177,7 +223,7 @@ TARGET_ONLY = {"SCIM_TOKEN": "token", "SCIM_REVOKED_TOKEN": "revoked_token", "SC
 
 def load(*, toml: str | Path | None = None, env: Mapping[str, str] | None = None,
          options: Mapping | None = None, available_idps: tuple[str, ...] = (),
-         embedded: bool = False) -> tuple[dict, dict]:
+         embedded: bool = False) -> tuple[Settings, dict]:
     """(settings, secrets) from the three sources, validated. Settings carry no secret. `embedded`: the
     embedded reference server is asked for explicitly (a base URL is then an error, target-only settings
     are ignored); otherwise target-only settings without a base URL are an error (a typo in a CI file
@@ -205,35 +251,34 @@ def load(*, toml: str | Path | None = None, env: Mapping[str, str] | None = None
         raise ConfigError("SCIM_BASE_URL is set but SCIM_TOKEN is not: the bearer token comes from the environment")
     _refuse_plain_http(settings)
     secrets = {"token": env.get("SCIM_TOKEN"), "revoked_token": env.get("SCIM_REVOKED_TOKEN") or None}
-    return settings, secrets
+    return Settings.of(settings), secrets
 
 
-def _how(settings: dict) -> dict:
+def _how(settings: Settings) -> dict:
     """The Target fields that say how to test, the same for an external and the embedded target."""
-    return {"idps": tuple(settings["idps"]), "variants": settings.get("variants", {}), "timeout": settings["timeout"],
-            "read_only": settings.get("read_only", False), "max_rps": settings.get("max_rps"),
-            "max_in_flight": settings.get("max_in_flight"),
-            "max_run_seconds": settings.get("max_run_seconds", DEFAULT_RUN_SECONDS)}
+    return {"idps": settings.idps, "variants": settings.variants, "timeout": settings.timeout,
+            "read_only": settings.read_only, "max_rps": settings.max_rps, "max_in_flight": settings.max_in_flight,
+            "max_run_seconds": settings.max_run_seconds}
 
 
-def target(settings: dict, secrets: dict) -> Target:
+def target(settings: Settings, secrets: dict) -> Target:
     """A Target for an external endpoint (base_url present)."""
-    domains = tuple(settings.get("org_domains", ()))
+    domains = settings.org_domains
     return Target(
-        base_url=settings["base_url"].rstrip("/"),
+        base_url=settings.base_url.rstrip("/"),
         token=secrets["token"],
         revoked_token=secrets["revoked_token"],
         org_domains=domains,
-        guests=tuple(Guest(**g) for g in settings.get("guests", ())),
-        reactivation=settings.get("reactivation", "supported"),
-        user_domain=settings.get("user_domain") or (domains[0] if domains else "example.com"),
-        verify_tls=settings.get("verify_tls", True),
-        ca_bundle=settings.get("ca_bundle"),
+        guests=settings.guests,
+        reactivation=settings.reactivation,
+        user_domain=settings.user_domain or (domains[0] if domains else "example.com"),
+        verify_tls=settings.verify_tls,
+        ca_bundle=settings.ca_bundle,
         **_how(settings),
     )
 
 
-def embedded_target(settings: dict, server) -> Target:
+def embedded_target(settings: Settings, server) -> Target:
     """A Target describing a running embedded reference server, from its tenant."""
     tenant = server.tenant
     return Target(
@@ -243,7 +288,7 @@ def embedded_target(settings: dict, server) -> Target:
         org_domains=tenant.domains,
         guests=tuple(Guest(g.userName, g.id) for g in tenant.guests),
         reactivation="refused" if tenant.options.reactivation == "refused" else "supported",
-        user_domain=settings.get("user_domain") or tenant.domains[0],
+        user_domain=settings.user_domain or tenant.domains[0],
         embedded=True,
         **_how(settings),
     )

@@ -83,7 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
         settings, secrets = config_module.load(toml=config.getoption("target"), options=_options(config),
                                                available_idps=tuple(profiles()),
                                                embedded=bool(config.getoption("embedded")))
-        select(settings["idps"], settings.get("variants"))
+        select(list(settings.idps), settings.variants)
     except (config_module.ConfigError, CatalogueError, ProfileError) as exc:
         raise pytest.UsageError(str(exc)) from exc
     worker = getattr(config, "workerinput", None)
@@ -259,7 +259,7 @@ class ConformancePlugin:
             f"{user_name_prefix(tag)}*, each written to {self.run.ledger_path} before it is sent; if the run is "
             f"killed, `scimcert sweep --ledger {self.run.ledger_path}` (or `scimcert sweep --run-tag {tag}`) "
             "removes them")
-        if "base_url" in self.run.settings and not session.config.getoption("no_preflight"):
+        if not self.run.settings.embedded and not session.config.getoption("no_preflight"):
             problem = self.run.preflight()
             if problem is not None:
                 self.run.stopped = f"the preflight stopped it with exit {problem.exit_code}"
@@ -268,11 +268,11 @@ class ConformancePlugin:
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         return [f"scimcert: seed {self.run.seed} (replay with --seed {self.run.seed}); "
-                f"IdPs: {', '.join(self.run.settings['idps'])}"]
+                f"IdPs: {', '.join(self.run.settings.idps)}"]
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if "idp" in metafunc.fixturenames:
-            chosen = select(self.run.settings["idps"], self.run.settings.get("variants"))
+            chosen = select(list(self.run.settings.idps), self.run.settings.variants)
             metafunc.parametrize("idp", chosen, ids=[p.id for p in chosen])
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:

@@ -152,7 +152,7 @@ def why(run, figures: dict) -> list[str]:
 
 
 def _idps(run) -> list[str]:
-    return list(dict.fromkeys(run.settings["idps"]))
+    return list(dict.fromkeys(run.settings.idps))
 
 
 def _cell(counts: Counter) -> str:
@@ -274,24 +274,17 @@ def check_docs(records) -> dict[str, str]:
 
 
 def _target(run) -> dict:
-    settings = run.settings
-    embedded = "base_url" not in settings
-    domains = list(Tenant.load().domains) if embedded else settings.get("org_domains", [])
-    return {"baseUrl": settings.get("base_url", "embedded reference server"),
-            "embedded": embedded, "idps": _idps(run),
-            "orgDomains": domains, "variants": settings.get("variants", {}),
-            "referenceFaults": settings.get("reference_faults", []),
-            "readOnly": bool(settings.get("read_only")), "verifyTls": settings.get("verify_tls", True),
-            "limits": {"maxRps": settings.get("max_rps"), "maxInFlight": settings.get("max_in_flight"),
-                       "maxRunSeconds": run.max_run_seconds}}
+    """The settings as described, with the embedded server's domains from its tenant."""
+    described = run.settings.describe()
+    return {**described, "orgDomains": list(Tenant.load().domains)} if run.settings.embedded else described
 
 
 def conduct(run) -> list[str]:
     """How the run treated the target, as the console and the HTML page state it."""
     settings, lines = run.settings, []
-    if settings.get("read_only"):
+    if settings.read_only:
         lines.append("read-only mode: no POST, PUT, PATCH or DELETE was sent; checks that write were skipped")
-    if settings.get("verify_tls") is False:
+    if not settings.verify_tls:
         lines.append("TLS certificate verification was OFF (--insecure)")
     waits = [w for record in run.records for e in record.exchanges for w in e.get("throttled", [])]
     if waits:

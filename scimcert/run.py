@@ -16,7 +16,7 @@ from . import preflight as preflight_module
 from . import transcript
 from .cleanup import Tracker
 from .client import Exchange, ScimClient
-from .config import DEFAULT_RUN_SECONDS, Target
+from .config import Target
 from .data import run_tag
 from .ledger import Ledger, ledger_path
 from .quiet import QuietTenant
@@ -31,7 +31,7 @@ CLEANUP_SECONDS = 120.0  # cleanup's own budget, granted also when the run bound
 
 @dataclass
 class Run:
-    settings: dict
+    settings: config_module.Settings
     secrets: dict = field(repr=False)
     seed: int
     strict: bool
@@ -60,13 +60,13 @@ class Run:
         """Connect to the target, starting the embedded reference server when no base URL is set."""
         if self.target is not None:
             return self.target
-        if "base_url" in self.settings:
+        if not self.settings.embedded:
             self.target = config_module.target(self.settings, self.secrets)
         else:
             from .reference import ReferenceServer
             from .reference.faults import layers_for
 
-            self._server = ReferenceServer(layers=layers_for(self.settings.get("reference_faults", [])),
+            self._server = ReferenceServer(layers=layers_for(list(self.settings.reference_faults)),
                                            seed_users=EMBEDDED_MEMBERS).start()
             self.target = config_module.embedded_target(self.settings, self._server)
         self.reports_dir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +81,7 @@ class Run:
     @property
     def target_name(self) -> str:
         """The target as the console names it: its URL, or the embedded reference server."""
-        return self.settings.get("base_url") or "the embedded reference server"
+        return self.settings.base_url or "the embedded reference server"
 
     def preflight(self) -> preflight_module.Problem | None:
         """The preflight's problem with the configured target (scimcert/preflight.py), or None."""
@@ -108,7 +108,7 @@ class Run:
 
     @property
     def max_run_seconds(self) -> float:
-        return self.settings.get("max_run_seconds", DEFAULT_RUN_SECONDS)
+        return self.settings.max_run_seconds
 
     def seconds_left(self) -> float:
         """Until the run bound (max_run_seconds from the controller's start); negative once past."""
@@ -190,5 +190,5 @@ class Run:
             found = json.loads(path.read_text())
             deleted += found.get("deleted", 0)
             leftovers += found.get("leftovers", [])
-        kept = leftovers and "base_url" in self.settings and self.ledger_path.is_file()
+        kept = leftovers and not self.settings.embedded and self.ledger_path.is_file()
         return {"deleted": deleted, "leftovers": leftovers, "ledger": str(self.ledger_path) if kept else None}

@@ -127,7 +127,7 @@ def load_target(args: argparse.Namespace, env: Mapping[str, str]) -> config_modu
     except ProfileError as exc:
         raise config_module.ConfigError(str(exc)) from exc
     settings, secrets = config_module.load(toml=args.target, env=env, options=options, available_idps=available)
-    if "base_url" not in settings:
+    if settings.embedded:
         raise config_module.ConfigError("no target: set SCIM_BASE_URL (or --base-url, or base_url in --target)")
     if not secrets.get("token"):
         raise config_module.ConfigError("SCIM_TOKEN is not set: the bearer token comes from the environment")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -28,9 +29,9 @@ def test_plain_http_is_refused_beyond_loopback(url, refused):
     if refused:
         with pytest.raises(config.ConfigError, match="--allow-http"):
             config.load(env=env, available_idps=("okta",))
-        assert config.load(env=env, options={"allow_http": True}, available_idps=("okta",))[0]["base_url"] == url
+        assert config.load(env=env, options={"allow_http": True}, available_idps=("okta",))[0].base_url == url
     else:
-        assert config.load(env=env, available_idps=("okta",))[0]["base_url"] == url
+        assert config.load(env=env, available_idps=("okta",))[0].base_url == url
 
 
 def test_environment_contract_is_parsed():
@@ -38,8 +39,8 @@ def test_environment_contract_is_parsed():
         "SCIM_BASE_URL": "https://app.example.com/scim/v2", "SCIM_TOKEN": "t0ken-value-123",
         "SCIM_ORG_DOMAINS": "example.com, example.org", "SCIM_GUESTS": "pat@gmail.com=g-1, lee@agency.io",
         "SCIM_REVOKED_TOKEN": "old-token-456", "SCIM_IDPS": "okta"}, available_idps=("okta",))
-    assert settings["org_domains"] == ["example.com", "example.org"]
-    assert settings["guests"] == [{"userName": "pat@gmail.com", "id": "g-1"}, {"userName": "lee@agency.io"}]
+    assert settings.org_domains == ("example.com", "example.org")
+    assert settings.guests == (config.Guest("pat@gmail.com", "g-1"), config.Guest("lee@agency.io"))
     assert secrets == {"token": "t0ken-value-123", "revoked_token": "old-token-456"}
     target = config.target(settings, secrets)
     assert target.user_domain == "example.com" and target.guests[1].id is None
@@ -51,8 +52,8 @@ def test_later_sources_override_earlier(tmp_path):
     toml.write_text('base_url = "https://file.example/scim"\norg_domains = ["file.example"]\ntimeout = 5\n')
     settings, _ = config.load(toml=toml, env={"SCIM_BASE_URL": "https://env.example/scim", "SCIM_TOKEN": "x" * 8},
                               options={"base_url": "https://option.example/scim"}, available_idps=("okta",))
-    assert settings["base_url"] == "https://option.example/scim"
-    assert settings["org_domains"] == ["file.example"] and settings["timeout"] == 5
+    assert settings.base_url == "https://option.example/scim"
+    assert settings.org_domains == ("file.example",) and settings.timeout == 5
 
 
 @pytest.mark.parametrize("content, message", [
@@ -531,3 +532,18 @@ def test_conformance_json_keeps_a_passed_findings_evidence_by_reference_and_a_fa
     assert "automatic" not in by_reference and automatic["automatic"] is True
     assert failing["findings"] == [failed]
     assert CheckRecord.from_json(json.loads(json.dumps(record.to_json()))) == record  # the xdist codec loses nothing
+
+
+def test_settings_are_typed_frozen_and_describe_themselves():
+    """config.load gives a frozen Settings (no secret in it), which describes itself as the report's target."""
+    settings, secrets = config.load(env={"SCIM_BASE_URL": "https://scim.example/v2", "SCIM_TOKEN": "t0ken-t0ken-t0ken",
+                                         "SCIM_ORG_DOMAINS": "example.com", "SCIM_MAX_RPS": "5"},
+                                    options={"idps": ["okta", "entra"]}, available_idps=("okta", "entra"))
+    assert isinstance(settings, config.Settings) and not settings.embedded
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.base_url = "https://elsewhere.example"  # type: ignore[misc]
+    assert "t0ken" not in repr(settings) and secrets["token"] == "t0ken-t0ken-t0ken"
+    described = settings.describe()
+    assert described["baseUrl"] == "https://scim.example/v2" and described["idps"] == ["okta", "entra"]
+    assert described["orgDomains"] == ["example.com"] and described["limits"]["maxRps"] == 5.0
+    assert config.load(env={}, available_idps=("okta",))[0].embedded
