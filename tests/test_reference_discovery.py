@@ -90,7 +90,8 @@ def test_resource_types(server, client):
     """RFC 7644 §4 /ResourceTypes as a ListResponse; RFC 7643 §6 name, endpoint, schema, schemaExtensions."""
     body = _ok(client, "/ResourceTypes")
     assert body["schemas"] == [LIST_RESPONSE]
-    assert body["totalResults"] == body["itemsPerPage"] == len(body["Resources"]) == 1
+    assert body["totalResults"] == body["itemsPerPage"] == len(body["Resources"]) == 2
+    assert [r["name"] for r in body["Resources"]] == ["User", "Group"]
     _check_user_resource_type(server, body["Resources"][0])
 
 

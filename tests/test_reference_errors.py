@@ -210,13 +210,12 @@ def test_max_body_bytes_option(small_limit_server, size, status, transfer):
 
 @pytest.mark.parametrize("method,path", [
     ("GET", "/NoSuchEndpoint"),
-    ("GET", "/Groups"),                  # not offered by this server
-    ("POST", "/Groups"),
+    ("GET", "/Groups/some-id/extra"),
     ("GET", "/Users/some-id/extra"),
     ("GET", "/scim/v2/Users"),           # the base path twice
     ("DELETE", "/Nope/1"),
-    ("GET", "/ResourceTypes/Group"),
-    ("GET", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group"),
+    ("GET", "/ResourceTypes/Team"),
+    ("GET", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:Team"),
     ("GET", "/Schemas/urn:ietf:params:scim:api:messages:2.0:ListResponse"),
 ])
 def test_unknown_route_is_404(client, method, path):

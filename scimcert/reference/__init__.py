@@ -1,4 +1,4 @@
-"""The embedded reference SCIM 2.0 server: an Asana-like service provider for Users.
+"""The embedded reference SCIM 2.0 server: an Asana-like service provider for Users and Groups (teams).
 
 `ReferenceServer` serves it on a free loopback port; `create_app` gives the ASGI app
 (for in-process tests through httpx's ASGI transport).

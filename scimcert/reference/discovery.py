@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
-from .attributes import CORE_USER, ENTERPRISE_USER, schema_documents
+from .attributes import RESOURCE_TYPES, ResourceType, schema_documents
 from .errors import ScimError, not_found
 from .http import ScimResponse
 
@@ -14,7 +14,8 @@ RESOURCE_TYPE_URN = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
-def _base(request: Request) -> str:
+def base_url(request: Request) -> str:
+    """The SCIM base URL as this request reached it: what every location and `$ref` starts with."""
     return str(request.url_for("ServiceProviderConfig")).rsplit("/", 1)[0]
 
 
@@ -40,22 +41,30 @@ def service_provider_config(request: Request) -> ScimResponse:
     })
 
 
-def _user_resource_type(request: Request) -> dict:
-    return {
+def _resource_type(request: Request, resource_type: ResourceType) -> dict:
+    """RFC 7643 §6 (https://www.rfc-editor.org/rfc/rfc7643#section-6); schemaExtensions, OPTIONAL, only where there
+    are some, as in the Group example of RFC 7643 §8.6."""
+    body = {
         "schemas": [RESOURCE_TYPE_URN],
-        "id": "User",
-        "name": "User",
-        "endpoint": "/Users",
-        "description": "User Account",
-        "schema": CORE_USER,
-        "schemaExtensions": [{"schema": ENTERPRISE_USER, "required": False}],
-        "meta": {"resourceType": "ResourceType", "location": f"{_base(request)}/ResourceTypes/User"},
+        "id": resource_type.name,
+        "name": resource_type.name,
+        "endpoint": resource_type.endpoint,
+        "description": resource_type.description,
+        "schema": resource_type.schema,
     }
+    if resource_type.extensions:
+        body["schemaExtensions"] = [{"schema": urn, "required": False} for urn in resource_type.extensions]
+    body["meta"] = {"resourceType": "ResourceType", "location": f"{base_url(request)}/ResourceTypes/{resource_type.name}"}
+    return body
+
+
+def _resource_types(request: Request) -> list[dict]:
+    return [_resource_type(request, resource_type) for resource_type in RESOURCE_TYPES]
 
 
 def _schema_resources(request: Request) -> list[dict]:
     return [
-        {**doc, "meta": {"resourceType": "Schema", "location": f"{_base(request)}/Schemas/{doc['id']}"}}
+        {**doc, "meta": {"resourceType": "Schema", "location": f"{base_url(request)}/Schemas/{doc['id']}"}}
         for doc in schema_documents()
     ]
 
@@ -81,11 +90,11 @@ def _one(resources: list[dict], wanted: str) -> ScimResponse:
 
 
 def resource_types(request: Request) -> ScimResponse:
-    return _listing(request, [_user_resource_type(request)])
+    return _listing(request, _resource_types(request))
 
 
 def resource_type(request: Request) -> ScimResponse:
-    return _one([_user_resource_type(request)], request.path_params["name"])
+    return _one(_resource_types(request), request.path_params["name"])
 
 
 def schemas(request: Request) -> ScimResponse:

@@ -1,9 +1,10 @@
 """SCIM filters (RFC 7644 §3.4.2.2) and PATCH paths (RFC 7644 §3.5.2), parsed by one lark grammar.
 
 `parse_filter` and `parse_path` share the grammar below (two start rules). Attribute names are
-resolved against the User schemas at parse time, so a parsed `Filter` only holds canonical
-definitions; `Filter.matches` then evaluates against a user in canonical form (values.py), and
-`Filter.select` answers the same for every user of an `Index` at once (the store's lists).
+resolved against the schemas of a resource type (attributes.ResourceType: User by default) at parse time,
+so a parsed `Filter` only holds canonical definitions; `Filter.matches` then evaluates against a resource
+in canonical form (values.py), and `Filter.select` answers the same for every resource of an `Index` at
+once (the store's lists).
 Every malformed input becomes a 400 ScimError: invalidFilter for filters, invalidPath for paths.
 """
 
@@ -23,7 +24,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 from lark.visitors import Interpreter
 
-from .attributes import CORE_USER, ENTERPRISE_USER, Attribute, AttributePath, resolve, split_urn
+from .attributes import CORE_USER, USER, Attribute, AttributePath, ResourceType, resolve, split_urn
 from .errors import invalid_filter, invalid_path
 from .values import is_unassigned
 
@@ -343,11 +344,11 @@ def _reader(target: Target) -> Callable[[dict], list]:
                 return [item for item in raw if not is_unassigned(item)]
             return [] if raw == {} else [raw]
         return read_core
-    in_core, attribute = target.schema == CORE_USER, target.attribute.name
+    in_core, schema, attribute = not target.is_extension, target.schema, target.attribute.name
     sub = target.sub.name if target.sub is not None else None
 
     def read_path(resource: dict) -> list:
-        container = resource if in_core else resource.get(ENTERPRISE_USER)
+        container = resource if in_core else resource.get(schema)
         raw = container.get(attribute) if isinstance(container, dict) else None
         if raw is None:
             return []
@@ -430,11 +431,12 @@ def _keyer(definition: Attribute) -> Callable[[Any], Any]:
 
 
 @lru_cache(maxsize=4096)
-def _stored(schema: str, name: str, sub: str | None = None) -> tuple[Column, Callable[[Any], Any], Attribute] | None:
-    """For a key stored in a user (or in its extension block), or a key `sub` of one of its complex values: the
+def _stored(resource_type: ResourceType, schema: str, name: str, sub: str | None = None) \
+        -> tuple[Column, Callable[[Any], Any], Attribute] | None:
+    """For a key stored in a resource (or in its extension block), or a key `sub` of one of its complex values: the
     column its values go to, their keyer and the definition; None when no filter reads it (the readers look up
     canonical names only, and nothing matches an attribute returned "never")."""
-    found = resolve(name if schema == CORE_USER else f"{schema}:{name}")
+    found = resolve(name if schema == resource_type.schema else f"{schema}:{name}", resource_type)
     if found is None or found.sub is not None or found.attribute.name != name or _hidden(found):
         return None
     definition = found.attribute
@@ -446,8 +448,9 @@ def _stored(schema: str, name: str, sub: str | None = None) -> tuple[Column, Cal
 
 
 class Index:
-    """The users' filterable values as keys, column by column, so that `Filter.select` answers a filter with a few
-    C-level passes and set operations over 100,000 users instead of calling `Filter.matches` on each.
+    """The filterable values of the resources of one type (users by default) as keys, column by column, so that
+    `Filter.select` answers a filter with a few C-level passes and set operations over 100,000 users instead of
+    calling `Filter.matches` on each. Below, "user" stands for a resource of the index's type.
 
     `columns[(schema, attribute, sub-attribute or None)]` maps a row to the key of its value (`_keyer`), and
     `texts[...]` a row to the text of a dateTime (what co, sw and ew compare); only assigned values have a row.
@@ -459,7 +462,8 @@ class Index:
     match one by one.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, resource_type: ResourceType = USER) -> None:
+        self.resource_type = resource_type
         self.columns: defaultdict[Column, dict[Any, Any]] = defaultdict(dict)
         self.texts: defaultdict[Column, dict[Any, str]] = defaultdict(dict)
         self.owner: dict[int, str] = {}
@@ -493,11 +497,12 @@ class Index:
     def _put(self, user_id: str, user: dict) -> bool:
         """Key every assigned value of a user a filter can read, as the readers (`_reader`) see them, into its
         column; False at the first irregular value (some of the others put already)."""
-        for schema, container in ((CORE_USER, user), (ENTERPRISE_USER, user.get(ENTERPRISE_USER))):
+        kind = self.resource_type
+        for schema, container in ((kind.schema, user), *((urn, user.get(urn)) for urn in kind.extensions)):
             if not isinstance(container, dict):
                 continue  # no extension block: none of its attributes has a value, as the readers see it
             for name, raw in container.items():
-                stored = _stored(schema, name)
+                stored = _stored(kind, schema, name)
                 if stored is None or is_unassigned(raw):
                     continue
                 attribute = stored[2]
@@ -513,7 +518,7 @@ class Index:
                     if attribute.type != "complex":
                         continue
                     for sub, sub_value in value.items():
-                        stored_sub = _stored(schema, name, sub)
+                        stored_sub = _stored(kind, schema, name, sub)
                         if stored_sub is not None and not is_unassigned(sub_value) \
                                 and not self._keep(stored_sub, row, sub_value):
                             return False
@@ -559,17 +564,18 @@ class Scope:
 # From parse tree to Filter / PatchPath
 
 
-def _resolve(name: str) -> AttributePath | None:
+def _resolve(name: str, resource_type: ResourceType) -> AttributePath | None:
     """RFC 7644 §3.10 attribute notation, URN-qualified or not.
 
-    An unqualified name the core schema lacks is looked up in the enterprise extension, because
-    Entra sends `"path": "manager"` (Microsoft's SCIM tutorial, legacy example 5:
+    An unqualified name the core schema lacks is looked up in the extensions, because Entra sends
+    `"path": "manager"` for the enterprise extension's manager (Microsoft's SCIM tutorial, legacy example 5:
     https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups);
-    the two schemas share no names.
+    the User schemas share no names.
     """
-    found = resolve(name)
-    if found is None and split_urn(name)[0] is None:
-        found = resolve(f"{ENTERPRISE_USER}:{name}")
+    found = resolve(name, resource_type)
+    if found is None and split_urn(name, resource_type)[0] is None:
+        for urn in resource_type.extensions:
+            found = found or resolve(f"{urn}:{name}", resource_type)
     return found
 
 
@@ -616,8 +622,9 @@ class _Builder(Interpreter):
     §3.4.2.2: «expressions MUST be applied to the same value of a parent attribute»).
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, resource_type: ResourceType) -> None:
         self.text = text
+        self.resource_type = resource_type
         self.scope: Attribute | None = None
         self.depth = 0
 
@@ -676,7 +683,7 @@ class _Builder(Interpreter):
         return ValuePath(outer.path, And((outer.inner, build(self._sub(outer.path.attribute, name)))))
 
     def _attribute(self, name: Token) -> Target:
-        found = _resolve(name) if self.scope is None else self.scope.sub(name)
+        found = _resolve(name, self.resource_type) if self.scope is None else self.scope.sub(name)
         if found is None:
             raise _Invalid(f"unknown attribute '{name}' {_at(name)}")
         return found
@@ -702,8 +709,8 @@ def _syntax_detail(error: UnexpectedInput, text: str) -> str:
     return f"{found}; expected {' or '.join(wanted)}" if wanted else found
 
 
-def _parse(text: str, start: str) -> Any:
-    """Parse with one of the two start rules; any problem becomes _Invalid."""
+def _parse(text: str, start: str, resource_type: ResourceType) -> Any:
+    """Parse with one of the two start rules, naming attributes of `resource_type`; any problem becomes _Invalid."""
     if not text.strip():
         raise _Invalid("it is empty")
     if len(text) > MAX_LENGTH:
@@ -712,7 +719,7 @@ def _parse(text: str, start: str) -> Any:
         tree = _PARSER.parse(text, start=start)
     except UnexpectedInput as error:
         raise _Invalid(_syntax_detail(error, text)) from None
-    return _Builder(text).visit(tree)
+    return _Builder(text, resource_type).visit(tree)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -720,43 +727,48 @@ def _parse(text: str, start: str) -> Any:
 
 
 @lru_cache(maxsize=1024)
-def parse_filter(text: str) -> Filter:
-    """Parse a `filter` parameter (RFC 7644 §3.4.2.2). Anything invalid → 400 invalidFilter.
+def parse_filter(text: str, resource_type: ResourceType = USER) -> Filter:
+    """Parse a `filter` parameter (RFC 7644 §3.4.2.2) on resources of a type. Anything invalid → 400 invalidFilter.
 
     «Providers MUST decline to filter results if the specified filter operation is not recognized
     and return an HTTP 400 error with a "scimType" error of "invalidFilter"».
     """
     try:
-        return _parse(text, "filter")
+        return _parse(text, "filter", resource_type)
     except _Invalid as problem:
         raise invalid_filter(f"Invalid filter {_quote(text)}: {problem}") from None
 
 
 @lru_cache(maxsize=1024)
-def parse_path(text: str) -> PatchPath:
-    """Parse a PATCH `path`; «The "path" attribute was invalid or malformed» → 400 invalidPath (RFC 7644 Table 9)."""
+def parse_path(text: str, resource_type: ResourceType = USER) -> PatchPath:
+    """Parse a PATCH `path` on a resource of a type; «The "path" attribute was invalid or malformed» → 400
+    invalidPath (RFC 7644 Table 9)."""
     try:
-        return _parse(text, "path")
+        return _parse(text, "path", resource_type)
     except _Invalid as problem:
         raise invalid_path(f"Invalid path {_quote(text)}: {problem}") from None
 
 
-def username_equality(f: Filter) -> str | None:
-    """The userName of `userName eq "x"` (alone or as one side of an `and`), for an index lookup; else None.
-
-    The caller still applies the whole filter to the user it finds.
-    """
+def equality(f: Filter, schema: str, name: str) -> str | None:
+    """The string of `name eq "x"` (alone or as one side of an `and`) for the core attribute `name` of `schema`, for
+    an index lookup; else None. The caller still applies the whole filter to the resource it finds."""
     for operand in f.operands if isinstance(f, And) else (f,):
         if (
             isinstance(operand, Compare)
             and operand.op == "eq"
             and isinstance(operand.target, AttributePath)
-            and operand.target.schema == CORE_USER
-            and operand.target.attribute.name == "userName"
+            and operand.target.schema == schema
+            and operand.target.sub is None
+            and operand.target.attribute.name == name
             and isinstance(operand.value, str)
         ):
             return operand.value
     return None
+
+
+def username_equality(f: Filter) -> str | None:
+    """The userName of `userName eq "x"` (alone or as one side of an `and`), for an index lookup; else None."""
+    return equality(f, CORE_USER, "userName")
 
 
 def _quote(text: str) -> str:

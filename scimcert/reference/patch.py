@@ -1,8 +1,11 @@
-"""PATCH of a canonical user (RFC 7644 §3.5.2), with the shapes Okta and Entra send.
+"""PATCH of a canonical resource (RFC 7644 §3.5.2, https://www.rfc-editor.org/rfc/rfc7644#section-3.5.2), a user
+by default or a group, with the shapes Okta and Entra send.
 
 `apply_patch` works on a deep copy and raises ScimError on the first failing operation, so a
 request is atomic: «If a single operation encounters an error condition, the original SCIM
-resource MUST be restored». id, meta and schemas are left to the caller.
+resource MUST be restored». id, meta and schemas are left to the caller. Each operation costs one pass
+over the values it touches (adds and removes by value look elements up by hash), a few milliseconds on a group of
+10,000 members.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .attributes import ENTERPRISE_USER, USER_SCHEMAS, Attribute
+from .attributes import USER, Attribute, ResourceType
 from .errors import ScimError, invalid_path, invalid_syntax, invalid_value, mutability, no_target
 from .filter import PatchPath, parse_path
 from .values import canonical_schema, coerce, coerce_single
@@ -20,17 +23,18 @@ _OPS = ("add", "remove", "replace")
 _MISSING = object()
 
 
-def apply_patch(user: dict, body: object) -> dict:
-    """Apply every operation in order to a copy of `user`; RFC 7644 §3.5.2: «SHALL be treated as atomic»."""
+def apply_patch(resource: dict, body: object, resource_type: ResourceType = USER) -> dict:
+    """Apply every operation in order to a copy of `resource`; RFC 7644 §3.5.2: «SHALL be treated as atomic»."""
     operations = _operations(body)
-    result = copy.deepcopy(user)
+    result = copy.deepcopy(resource)
     for number, operation in enumerate(operations, 1):
         try:
-            _apply(result, operation)
+            _apply(result, operation, resource_type)
         except ScimError as error:
             raise ScimError(error.status, f"Operation {number}: {error.detail}", error.scim_type) from None
-    if result.get(ENTERPRISE_USER) == {}:
-        del result[ENTERPRISE_USER]
+    for urn in resource_type.extensions:
+        if result.get(urn) == {}:
+            del result[urn]
     return result
 
 
@@ -53,7 +57,7 @@ def _operations(body: object) -> list:
     return operations
 
 
-def _apply(user: dict, operation: Any) -> None:
+def _apply(user: dict, operation: Any, resource_type: ResourceType) -> None:
     """One operation. RFC 7644 §3.5.2: «MUST have exactly one "op" member … "add", "remove", or "replace"»
     (matched case-insensitively: Entra sends "Add", "Replace", "Remove")."""
     if not isinstance(operation, dict):
@@ -69,11 +73,11 @@ def _apply(user: dict, operation: Any) -> None:
             raise no_target('"remove" needs a "path" (RFC 7644 §3.5.2.2)')
         if not isinstance(value, dict):
             raise invalid_value(f'"{op}" without a "path" needs a "value" object of attributes')
-        _write_object(user, value, op)
+        _write_object(user, value, op, resource_type)
         return
     if not isinstance(path, str):
         raise invalid_path(f'"path" must be a string, got {type(path).__name__}')
-    target = parse_path(path)
+    target = parse_path(path, resource_type)
     if _read_only(target):
         raise mutability(f"'{path}' is readOnly")
     if op == "remove":
@@ -91,29 +95,30 @@ def _read_only(path: PatchPath) -> bool:
 
 # Microsoft Learn, SCIM compatibility (Entra's aadOptscim062020 no-path replace with dotted and URN keys):
 # https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility
-def _write_object(user: dict, value: dict, op: str, schema: str | None = None) -> None:
+def _write_object(user: dict, value: dict, op: str, resource_type: ResourceType, schema: str | None = None) -> None:
     """add/replace without a path: «the target location is assumed to be the resource itself» (§3.5.2.1, §3.5.2.3).
 
     Keys may be dotted or URN-qualified (Entra, see the page above; the SCIM Validator,
     https://docs.microsoft.com/en-us/answers/questions/1665068/) or a schema URN holding an
     object of its attributes. Unknown and readOnly keys are ignored: IdPs send id, meta, schemas.
-    An `id` other than the user's is an attempt to change it, refused as `path: "id"` is (400
+    An `id` other than the resource's is an attempt to change it, refused as `path: "id"` is (400
     mutability, §3.5.2: a client «MUST NOT modify an attribute that has mutability "readOnly"»);
-    the user's own id is an echo, ignored.
+    the resource's own id is an echo, ignored (Okta sends a group's with every membership change:
+    https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/).
     """
     for key, item in value.items():
         if not isinstance(key, str):
             continue
         if schema is None and key.lower() == "id" and item != user.get("id"):
-            raise mutability("'id' is readOnly: a replace may not give the user another id")
+            raise mutability("'id' is readOnly: a replace may not give the resource another id")
         urn = canonical_schema(key)
-        if schema is None and urn in USER_SCHEMAS:
+        if schema is None and urn in resource_type.schemas:
             if not isinstance(item, dict):
                 raise invalid_value(f"'{key}' must be an object of {urn} attributes")
-            _write_object(user, item, op, urn)
+            _write_object(user, item, op, resource_type, urn)
             continue
         try:
-            target = parse_path(f"{schema}:{key}" if schema else key)
+            target = parse_path(f"{schema}:{key}" if schema else key, resource_type)
         except ScimError:
             continue
         if not _read_only(target):
@@ -121,12 +126,12 @@ def _write_object(user: dict, value: dict, op: str, schema: str | None = None) -
 
 
 def _container(user: dict, path: PatchPath) -> dict:
-    """The dict holding the path's attribute: the user, or its enterprise extension object."""
+    """The dict holding the path's attribute: the resource, or its extension object (the enterprise user's)."""
     if not path.target.is_extension:
         return user
-    extension = user.get(ENTERPRISE_USER)
+    extension = user.get(path.target.schema)
     if not isinstance(extension, dict):
-        extension = user[ENTERPRISE_USER] = {}
+        extension = user[path.target.schema] = {}
     return extension
 
 
@@ -182,17 +187,37 @@ def _write_attribute(user: dict, path: PatchPath, value: Any, op: str) -> None:
     current = container.get(attr.name)
     if attr.multi_valued:
         items = list(current) if op == "add" and isinstance(current, list) else []
-        added = []
-        for element in new:
-            if element not in items:
-                items.append(element)
-                added.append(element)
+        added = _append_new(items, new)
         container[attr.name] = items
         _one_primary(items, added)
     elif attr.type == "complex":
         container[attr.name] = {**(current if isinstance(current, dict) else {}), **new}
     else:
         container[attr.name] = new
+
+
+_SCANNED = 16
+"""Up to this many values to add, each is looked for by a scan of the elements (C-level comparisons, cheapest for
+the one member Entra adds at a time); more, and the elements are hashed once into a set."""
+
+
+def _append_new(items: list, new: list) -> list:
+    """Append to `items` each value of `new` not among them yet (nor earlier in `new`); the values appended."""
+    added = []
+    if len(new) <= _SCANNED:
+        for element in new:
+            if element not in items:
+                items.append(element)
+                added.append(element)
+        return added
+    present = set(map(_hashable, items))
+    for element in new:
+        key = _hashable(element)
+        if key not in present:
+            present.add(key)
+            items.append(element)
+            added.append(element)
+    return added
 
 
 def _records(container: dict, path: PatchPath) -> list[dict]:
@@ -235,8 +260,8 @@ def _remove(user: dict, path: PatchPath, value: Any = _MISSING) -> None:
     current = container.get(attr.name)
     if sub is None and flt is None:
         if attr.multi_valued and value not in (_MISSING, None) and isinstance(current, list):
-            doomed = coerce(attr, value, path.text) or []
-            _keep(container, attr, [e for e in current if not any(_same(e, d) for d in doomed)])
+            doomed = _Doomed(coerce(attr, value, path.text) or [])
+            _keep(container, attr, [e for e in current if not doomed.names(e)])
         elif attr.required:
             raise mutability(f"'{path.text}' is required and cannot be removed")
         else:
@@ -249,7 +274,8 @@ def _remove(user: dict, path: PatchPath, value: Any = _MISSING) -> None:
     elif isinstance(current, list):
         matching = [e for e in current if isinstance(e, dict) and (flt is None or flt.matches(e))]
         if sub is None:
-            _keep(container, attr, [e for e in current if not any(e is m for m in matching)])
+            removed = set(map(id, matching))
+            _keep(container, attr, [e for e in current if id(e) not in removed])
         else:
             for element in matching:
                 element.pop(sub.name, None)
@@ -264,11 +290,32 @@ def _keep(container: dict, attr: Attribute, items: list) -> None:
         container.pop(attr.name, None)
 
 
-def _same(element: Any, doomed: Any) -> bool:
-    """Whether a value listed for removal names this element: by "value" when it has one, else as a whole."""
-    if isinstance(element, dict) and isinstance(doomed, dict) and "value" in doomed:
-        return element.get("value") == doomed["value"]
-    return element == doomed
+class _Doomed:
+    """The values a remove lists (Entra's members style): each names the elements with its "value" when it has one,
+    else the elements equal to it as a whole. Looked up by hash, so removing k of n elements is one pass."""
+
+    def __init__(self, doomed: list) -> None:
+        self.values = {_hashable(d["value"]) for d in doomed if _has_value(d)}
+        self.wholes = {_hashable(d) for d in doomed if not _has_value(d)}
+
+    def names(self, element: Any) -> bool:
+        if _has_value(element) and _hashable(element["value"]) in self.values:
+            return True
+        return bool(self.wholes) and _hashable(element) in self.wholes
+
+
+def _has_value(element: Any) -> bool:
+    return isinstance(element, dict) and "value" in element
+
+
+def _hashable(value: Any) -> Any:
+    """A hashable stand-in for a JSON value, equal to another's exactly when the values are equal (objects compare
+    without order, as dicts do), so that elements can be looked up in a set rather than compared one by one."""
+    if isinstance(value, dict):
+        return frozenset((key, _hashable(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return tuple(map(_hashable, value))
+    return value
 
 
 def _one_primary(items: list, written: list) -> None:
@@ -277,7 +324,8 @@ def _one_primary(items: list, written: list) -> None:
     primaries = [e for e in items if isinstance(e, dict) and e.get("primary") is True]
     if len(primaries) < 2:
         return
-    chosen = [e for e in primaries if any(e is w for w in written)] or primaries
+    written_ids = set(map(id, written))
+    chosen = [e for e in primaries if id(e) in written_ids] or primaries
     for element in primaries:
         if element is not chosen[-1]:
             element["primary"] = False

@@ -1,8 +1,8 @@
-"""Tenant policy: the email-domain rule and the reactivation rule.
+"""Tenant policy: the email-domain rule, the reactivation rule and the group-deletion rule.
 
 Asana's SCIM docs say userName «must be an email address» and guests are not returned
-(https://developers.asana.com/docs/scim); Asana's help says reactivating users is not supported
-(https://help.asana.com/hc/en-us/articles/14150520592283-Provisioning-and-deprovisioning-users-with-SCIM).
+(https://developers.asana.com/docs/scim); Asana's help says reactivating users and deleting teams are not
+supported (https://help.asana.com/hc/en-us/articles/14150520592283-Provisioning-and-deprovisioning-users-with-SCIM).
 Refusing a foreign email domain is inferred from these and the Guests FAQ
 (https://help.asana.com/hc/en-us/articles/14070393544859-Guests-FAQ).
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import invalid_value, mutability
+from .errors import ScimError, invalid_value, mutability
 from .precis import check_username
 
 
@@ -40,6 +40,7 @@ def primary_email(user: dict) -> str | None:
 class Policy:
     domains: tuple[str, ...]
     reactivation: str = "allowed"
+    group_delete: str = "allowed"
 
     def domain_allowed(self, domain: str) -> bool:
         """Exact, case-insensitive membership: no subdomains, suffixes or substrings."""
@@ -79,3 +80,11 @@ class Policy:
         """With reactivation refused (Asana), an inactive user cannot be made active again."""
         if self.reactivation == "refused" and before.get("active") is False and after.get("active") is True:
             raise mutability("Reactivating a deactivated user is not supported by this organization")
+
+    def check_group_delete(self) -> None:
+        """With group deletion refused (Asana does not delete teams), DELETE /Groups/{id} answers 405 Method Not
+        Allowed with the methods the group does allow (RFC 9110 §15.5.6,
+        https://www.rfc-editor.org/rfc/rfc9110#section-15.5.6); the group stays."""
+        if self.group_delete == "refused":
+            raise ScimError(405, "This organization does not allow deleting groups (Asana teams); remove their "
+                                 "members instead", headers={"Allow": "GET, PUT, PATCH"})

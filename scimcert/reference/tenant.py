@@ -39,6 +39,8 @@ class Options:
     maxBodyBytes: int = 1_048_576
     maxOperations: int = 100
     maxValues: int = 100
+    maxMembers: int = 10_000
+    groupDelete: str = "allowed"
     realm: str = "scimcert-reference"
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .attributes import COMMON, CORE_USER, ENTERPRISE_USER, Attribute, attributes_of
+from .attributes import COMMON, CORE_USER, ENTERPRISE_USER, RESOURCE_TYPES, USER, Attribute, ResourceType, attributes_of
 from .errors import invalid_value
 
 # Non-RFC URNs OneLogin's default templates send, mapped to the RFC ones.
@@ -38,12 +38,12 @@ def is_unassigned(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
+_KNOWN_SCHEMAS = {urn.lower(): urn for t in RESOURCE_TYPES for urn in t.schemas}
+
+
 def canonical_schema(urn: str) -> str:
     lowered = urn.lower()
-    for known in (CORE_USER, ENTERPRISE_USER):
-        if lowered == known.lower():
-            return known
-    return SCHEMA_ALIASES.get(lowered, urn)
+    return _KNOWN_SCHEMAS.get(lowered) or SCHEMA_ALIASES.get(lowered, urn)
 
 
 def coerce(attr: Attribute, value: Any, path: str | None = None) -> Any:
@@ -108,46 +108,49 @@ def _assign(target: dict, attr: Attribute, value: Any) -> None:
 
 def normalize_user(body: Any) -> dict:
     """Turn a POST/PUT body into a canonical user (without id/meta/schemas). Unknown keys are dropped."""
+    return normalize(body, USER)
+
+
+def normalize(body: Any, resource_type: ResourceType) -> dict:
+    """Turn a POST/PUT body into a canonical resource of the type (without id/meta/schemas). Unknown keys are dropped."""
     if not isinstance(body, dict):
         raise invalid_value("The request body must be a JSON object")
-    core_attrs = attributes_of(CORE_USER)
-    ext_attrs = attributes_of(ENTERPRISE_USER)
-    user: dict = {}
-    extension: dict = {}
+    core_attrs = resource_type.attributes
+    resource: dict = {}
+    extensions: dict[str, dict] = {}
     for key, value in body.items():
         if not isinstance(key, str):
             continue
         schema = canonical_schema(key)
-        if schema == ENTERPRISE_USER:
+        if schema in resource_type.extensions:
             if isinstance(value, dict):
+                ext_attrs = attributes_of(schema)
                 for sub_key, sub_value in value.items():
                     attr = ext_attrs.get(str(sub_key).lower())
                     if attr is not None:
-                        _assign(extension, attr, sub_value)
+                        _assign(extensions.setdefault(schema, {}), attr, sub_value)
             continue
-        if schema == CORE_USER and isinstance(value, dict):
+        if schema == resource_type.schema and isinstance(value, dict):
             # A core block under its URN (seen with OneLogin's non-RFC templates).
-            nested = normalize_user(value)
-            user.update(nested)
+            resource.update(normalize(value, resource_type))
             continue
         lowered = key.lower()
         if lowered == "externalid":
-            _assign(user, COMMON["externalid"], value)
+            _assign(resource, COMMON["externalid"], value)
             continue
         attr = core_attrs.get(lowered)
         if attr is None or attr.mutability == "readOnly":
-            continue  # unknown, id, meta, schemas, groups: ignored, not echoed
-        _assign(user, attr, value)
-    if extension:
-        user[ENTERPRISE_USER] = extension
-    _one_primary(user)
-    return user
+            continue  # unknown, id, meta, schemas, a user's groups: ignored, not echoed
+        _assign(resource, attr, value)
+    resource.update((urn, block) for urn, block in extensions.items() if block)
+    _one_primary(resource)
+    return resource
 
 
-def _one_primary(user: dict) -> None:
+def _one_primary(resource: dict) -> None:
     """RFC 7643 §2.4: «The primary attribute value "true" MUST appear no more than once»; when a body
     marks several values primary, the first one stays primary (the one the domain rule checks)."""
-    for items in user.values():
+    for items in resource.values():
         if isinstance(items, list):
             primaries = [e for e in items if isinstance(e, dict) and e.get("primary") is True]
             for extra in primaries[1:]:
