@@ -6,7 +6,7 @@ Runs `pytest suites` (serially, and with pytest-xdist when --workers is given), 
 run's conformance.json and transcripts:
 - the wall time, checks, requirement results, distinct requirements, and HTTP requests per method;
 - requests per capability (a check's first declared requirement) and per profile column;
-- cleanup requests against the users the run created (they should be no more);
+- cleanup requests against the users and groups the run created (they should be no more);
 - reads a check repeated with the same URL, and of those the identical ones: no write of the check between
   them, so the same state read twice (each shown with its check and step: they are the check's point, a
   walk read twice to compare, page 1 read again to know the tenant held still, a user read before and after
@@ -141,7 +141,7 @@ def account(document: dict, records: dict[str, dict], events: list[dict]) -> dic
         repeated += sum(count - 1 for count in reads.values() if count > 1)
         identical.update(identical_reads(check))
     created = sum(1 for r in records.values() if r["method"] == "POST" and r["status"] == 201
-                  and r["url"].split("?")[0].endswith("/Users"))
+                  and r["url"].split("?")[0].rstrip("/").endswith(("/Users", "/Groups")))
     cleanup = sum(1 for r in records.values() if r["label"].startswith("cleanup"))
     sent = {key: span for e in events if e["kind"] == "check" for key, span in e["requests"].items()}
     longest = max(document["checks"], key=lambda c: chain(c["exchanges"], sent))
@@ -185,8 +185,8 @@ def main() -> None:
         print(f"\nworkers {row['workers']}:")
         print(f"  requests per capability: {row['per_capability']}")
         print(f"  requests per column:     {row['per_column']}")
-        print(f"  users created {row['created']}, cleanup requests {row['cleanup']} "
-              f"({'no more' if row['cleanup'] <= row['created'] else 'MORE'} than the users created); "
+        print(f"  users and groups created {row['created']}, cleanup requests {row['cleanup']} "
+              f"({'no more' if row['cleanup'] <= row['created'] else 'MORE'} than the users and groups created); "
               f"GETs a check repeated with the same URL: {row['repeated_reads']}, of which identical (no write of "
               f"the check between): {sum(row['identical_reads'].values())}")
         for (check, step), count in row["identical_reads"].most_common():

@@ -32,6 +32,7 @@ import httpx
 
 from .profiles import Request
 from .redact import Redactor
+from .resources import USER, ResourceType, at
 from .throttle import Throttle
 from .validation import Violation, has_overlay, validate
 
@@ -144,19 +145,26 @@ class Exchange:
         return self.response_headers.get(name.lower())
 
     @property
+    def creates(self) -> ResourceType | None:
+        """The resource type a POST to its endpoint creates (/Users, /Groups), whatever the target made of it;
+        None for any other exchange."""
+        addressed = at(self.url) if self.method == "POST" else None
+        return addressed[0] if addressed is not None and addressed[1] is None else None
+
+    @property
     def is_users_create(self) -> bool:
         """A POST to the Users endpoint: a create, whatever the target made of it."""
-        return self.method == "POST" and self.url.split("?")[0].rstrip("/").endswith("/Users")
+        return self.creates is USER
 
     @property
     def created_id(self) -> str | None:
-        """The id of the user this exchange created (a 2xx POST /Users): from the body, else from the
-        Location header; None for any other exchange."""
-        if not self.is_users_create or self.status is None or not 200 <= self.status < 300:
+        """The id of the resource this exchange created (a 2xx POST /Users or /Groups): from the body, else
+        from the Location header; None for any other exchange."""
+        if self.creates is None or self.status is None or not 200 <= self.status < 300:
             return None
-        user_id = self.json.get("id") if isinstance(self.json, dict) else None
-        if isinstance(user_id, (str, int)) and not isinstance(user_id, bool) and str(user_id):
-            return str(user_id)
+        resource_id = self.json.get("id") if isinstance(self.json, dict) else None
+        if isinstance(resource_id, (str, int)) and not isinstance(resource_id, bool) and str(resource_id):
+            return str(resource_id)
         location = self.header("location")
         return location.rstrip("/").rsplit("/", 1)[-1] if location else None
 
@@ -210,12 +218,12 @@ def response_kind(method: str, path: str, status: int | None) -> str | None:
         return "error"
     if not 200 <= status < 300 or method == "DELETE":  # a DELETE's success body (OneLogin: 200) is not judged
         return None
+    addressed = at(path)
+    if addressed is not None:
+        resource_type, resource_id = addressed
+        return resource_type.list_kind if method == "GET" and resource_id is None else resource_type.kind
     segments = [s for s in path.split("/") if s]
     resource = segments[-2:] if len(segments) >= 2 else segments
-    if segments and segments[-1] == "Users":
-        return "user-list" if method == "GET" else "user"
-    if len(resource) == 2 and resource[0] == "Users":
-        return "user"
     tail = segments[-1] if segments else ""
     if tail == "ServiceProviderConfig":
         return "service-provider-config"

@@ -29,6 +29,7 @@ ENV = {
     "SCIM_GUESTS": "guests",
     "SCIM_IDPS": "idps",
     "SCIM_REACTIVATION": "reactivation",
+    "SCIM_GROUP_DELETE": "group_delete",
     "SCIM_USER_DOMAIN": "user_domain",
     "SCIM_TIMEOUT": "timeout",
     "SCIM_MAX_RUN_SECONDS": "max_run_seconds",
@@ -64,6 +65,7 @@ class Target:
     idps: tuple[str, ...]
     variants: Mapping[str, str] = field(default_factory=dict)
     reactivation: str = "supported"
+    group_delete: str = "supported"
     user_domain: str = "example.com"
     timeout: float = DEFAULT_TIMEOUT
     verify_tls: bool = True
@@ -83,7 +85,7 @@ class Target:
         return {
             "base_url": self.base_url, "embedded": self.embedded, "org_domains": list(self.org_domains),
             "guests": [g.userName for g in self.guests], "idps": list(self.idps), "variants": dict(self.variants),
-            "reactivation": self.reactivation, "timeout": self.timeout, "read_only": self.read_only,
+            "reactivation": self.reactivation, "group_delete": self.group_delete, "timeout": self.timeout, "read_only": self.read_only,
             "verify_tls": self.verify_tls, "max_rps": self.max_rps, "max_in_flight": self.max_in_flight,
             "max_run_seconds": self.max_run_seconds,
         }
@@ -109,6 +111,7 @@ class Settings:
     guests: tuple[Guest, ...] = ()
     variants: Mapping[str, str] = field(default_factory=dict)
     reactivation: str = "supported"
+    group_delete: str = "supported"
     user_domain: str | None = None
     verify_tls: bool = True
     ca_bundle: str | None = None
@@ -271,6 +274,7 @@ def target(settings: Settings, secrets: dict) -> Target:
         org_domains=domains,
         guests=settings.guests,
         reactivation=settings.reactivation,
+        group_delete=settings.group_delete,
         user_domain=settings.user_domain or (domains[0] if domains else "example.com"),
         verify_tls=settings.verify_tls,
         ca_bundle=settings.ca_bundle,
@@ -288,6 +292,7 @@ def embedded_target(settings: Settings, server) -> Target:
         org_domains=tenant.domains,
         guests=tuple(Guest(g.userName, g.id) for g in tenant.guests),
         reactivation="refused" if tenant.options.reactivation == "refused" else "supported",
+        group_delete="refused" if tenant.options.groupDelete == "refused" else "supported",
         user_domain=settings.user_domain or tenant.domains[0],
         embedded=True,
         **_how(settings),

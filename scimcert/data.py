@@ -17,6 +17,19 @@ HARD_NAMES = [("Zoë", "O'Brien"), ("Łukasz", "Żółć-Ångström"), ("Siobhá
               ("Dvořák", "Šťastný"), ("Ólafur", "Þórsson"), ("Αλέξανδρος", "Παπαδόπουλος"), ("Наталья", "Иванова")]
 
 
+# Team names as organizations write them: spaces, an ampersand, diacritics, non-Latin scripts (a filter must quote
+# and a URL encode them).
+TEAMS = ("Design Systems", "R&D Platform", "Équipe Été", "Ventas España", "Маркетинг", "Customer Success", "Data Eng")
+
+
+@dataclass(frozen=True)
+class NewGroup:
+    """The values a check needs to create one group (an Asana team)."""
+
+    displayName: str
+    externalId: str
+
+
 @dataclass(frozen=True)
 class NewUser:
     """The values a check needs to create one user; `values()` feeds profile templates."""
@@ -79,6 +92,13 @@ class UserFactory:
         self.count += 1
         ascii_given = "".join(c for c in given if c in string.ascii_letters) or "User"
         return f"{user_name_prefix(self.tag)}{ascii_given}.{self.check}{self.count}"
+
+    def group(self) -> NewGroup:
+        """A group whose displayName carries the run's prefix (as a userName does) and a team name."""
+        self.count += 1
+        team = self.random.choice(TEAMS)
+        return NewGroup(displayName=f"{user_name_prefix(self.tag)}{team} {self.check}{self.count}",
+                        externalId="".join(self.random.choices(string.hexdigits.lower()[:16], k=32)))
 
     def new(self, domain: str | None = None) -> NewUser:
         """A user with mixed-case userName on `domain` (default: the target's user domain)."""

@@ -21,7 +21,7 @@ from .paths import SUITES
 
 # (option, the SCIM_* variable it sets): settings that have no pytest option of their own
 AS_ENVIRONMENT = {"org_domains": "SCIM_ORG_DOMAINS", "guests": "SCIM_GUESTS", "user_domain": "SCIM_USER_DOMAIN",
-                  "reactivation": "SCIM_REACTIVATION", "timeout": "SCIM_TIMEOUT"}
+                  "reactivation": "SCIM_REACTIVATION", "group_delete": "SCIM_GROUP_DELETE", "timeout": "SCIM_TIMEOUT"}
 # (option, the plugin's pytest option): passed through as they are
 AS_OPTION = {"base_url": "--base-url", "target": "--target", "seed": "--seed", "max_rps": "--max-rps",
              "max_in_flight": "--max-in-flight", "max_run_seconds": "--max-run-seconds", "ca_bundle": "--ca-bundle",
@@ -47,6 +47,7 @@ def parser() -> argparse.ArgumentParser:
     target.add_argument("--guests", metavar="LIST", help="existing guests, userName or userName=id (SCIM_GUESTS)")
     target.add_argument("--user-domain", metavar="DOMAIN", help="domain of the users created (SCIM_USER_DOMAIN)")
     target.add_argument("--reactivation", choices=("supported", "refused"), help="SCIM_REACTIVATION")
+    target.add_argument("--group-delete", choices=("supported", "refused"), help="SCIM_GROUP_DELETE")
     what = p.add_argument_group("what runs")
     what.add_argument("--idp", action="append", metavar="LIST", help="IdP profiles, comma-separated (SCIM_IDPS)")
     what.add_argument("--variant", action="append", default=[], metavar="[IDP.]STEP=NAME",

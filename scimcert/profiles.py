@@ -20,7 +20,9 @@ PROFILES_DIR = FIXTURES / "idps"
 _WHOLE = re.compile(r"^\{([A-Za-z]+)\}$")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z]+)(\|url|\|text)?\}")
 STEPS = ("testCredentials", "importPage", "findUser", "findUserByExternalId", "getUser", "createUser", "updateUser",
-         "updateManager", "updateAddress", "updateSequence", "deactivateUser", "reactivateUser", "deleteUser")
+         "updateManager", "updateAddress", "updateSequence", "deactivateUser", "reactivateUser", "deleteUser",
+         "listGroups", "findGroup", "getGroup", "createGroup", "renameGroup", "addMembers", "removeMembers",
+         "deleteGroup")
 
 
 class ProfileError(ValueError):
@@ -152,6 +154,8 @@ class Profile:
         spec = self.spec(step, variant)
         where = f"{self.id}.{step}[{variant}]"
         values = {**spec.get("defaults", {}), **values}
+        for name, template in spec.get("each", {}).items():  # a list placeholder: one rendered element per item
+            values[name] = [render(template, {**values, **item}, where) for item in values.get(name, ())]
         body = render(spec["body"], values, where) if "body" in spec else None
         headers = dict(self.headers)
         if body is not None:

@@ -8,8 +8,8 @@ meanwhile (in another xdist worker) would move the list under them, and a verdic
 
 - a write (POST, PUT, PATCH, DELETE; a POST .search only reads) holds the tenant "writing" while it is on
   the wire; writes share it with each other;
-- a check marked `quiet_tenant` holds the tenant "walking" from its first read of the user list (GET
-  /Users, with or without a query; a POST .search) to the end of its call; quiet checks share it;
+- a check marked `quiet_tenant` holds the tenant "walking" from its first read of a list (GET /Users or
+  /Groups, with or without a query; a POST .search) to the end of its call; quiet checks share it;
 - the two exclude each other: no write leaves while a quiet check walks, and a quiet check starts to walk
   once every write on the wire has its answer.
 
@@ -52,6 +52,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .resources import at
+
 try:
     import fcntl
 except ImportError:  # Windows
@@ -75,10 +77,13 @@ def is_write(method: str, url: str) -> bool:
 
 
 def reads_the_list(method: str, url: str) -> bool:
-    """Whether a request reads the user list: GET /Users with or without a query, or a POST .search."""
+    """Whether a request reads a list of resources: GET /Users or /Groups with or without a query, or a POST
+    .search."""
     path = _path(url)
-    return path.endswith("/Users") if method.upper() == "GET" else method.upper() == "POST" and path.endswith(
-        "/.search")
+    if method.upper() != "GET":
+        return method.upper() == "POST" and path.endswith("/.search")
+    addressed = at(path)
+    return addressed is not None and addressed[1] is None
 
 
 class QuietTenant:

@@ -38,12 +38,15 @@ class Result:
         return cls(**{**data, "findings": tuple(data.get("findings", ()))})
 
     def report_json(self) -> dict:
-        """The result as conformance.json has it: `automatic` only when true, and a passed finding that names its
+        """The result as conformance.json has it: `reason` only when there is one, `automatic` only when true, and
+        a passed finding that names its
         exchange(s) by reference only: its message and the exchange ids (what was expected and found is in the
         transcript, under those ids). A failed finding keeps everything: expected vs actual, its exchange in
         full (request, response, curl line)."""
         found = {"requirement": self.requirement, "level": self.level, "capability": self.capability,
-                 "outcome": self.outcome, "reason": self.reason, "findings": [_reported(f) for f in self.findings]}
+                 "outcome": self.outcome, "findings": [_reported(f) for f in self.findings]}
+        if self.reason:
+            found["reason"] = self.reason
         if self.automatic:
             found["automatic"] = True
         return found
@@ -88,7 +91,8 @@ class CheckRecord:
     def report_json(self) -> dict:
         """The check as conformance.json has it: its doc is the report's `checkDocs[test_id]` (one per test
         function, not one per parameter set); an exchange summary names the exchange (id, step, method, URL,
-        status, 429s waited out, and why no answer came when none did): its time and all else are in the transcript."""
+        status, the 429s waited out and why no answer came, each only when there is one): its time and all else are in
+        the transcript."""
         return {"nodeid": self.nodeid, "check": self.check, "idp": self.idp,
                 "requirements": [r.report_json() for r in self.requirements], "outcome": self.outcome,
                 "exchanges": [_summary(e) for e in self.exchanges],
@@ -110,7 +114,7 @@ def _names(kind: type) -> tuple[str, ...]:
 
 
 def _summary(exchange: dict) -> dict:
-    return {k: v for k, v in exchange.items() if k != "elapsedMs" and (k != "error" or v is not None)}
+    return {k: v for k, v in exchange.items() if k != "elapsedMs" and (k not in ("error", "throttled") or v)}
 
 
 def _reported(finding: dict) -> dict:

@@ -21,6 +21,7 @@ from .profiles import profiles
 from .records import OUTCOMES, worst
 from .reference.tenant import Tenant
 from .requirements import CAPABILITIES, catalogue
+from .resources import BY_NAME
 from .run import BOUND_REACHED
 from .verdict import finding_lines
 
@@ -219,18 +220,21 @@ def verdict_line(run) -> str:
 
 
 def cleanup_lines(cleanup: dict) -> list[str]:
-    """The console's account of cleanup: one line per user that may remain, as cleanup.json and the HTML say."""
+    """The console's account of cleanup: one line per user or group that may remain, as cleanup.json and the HTML say."""
     leftovers = cleanup["leftovers"]
     if not leftovers:
-        return [f"cleanup: every user the run created is gone ({cleanup['deleted']} deleted)"]
+        return [f"cleanup: every user and group the run created is gone ({cleanup['deleted']} deleted)"]
     sweep = (f"; `scimcert sweep --ledger {cleanup['ledger']}` removes them once the target is back"
              if cleanup["ledger"] else "")
-    return [f"cleanup: {cleanup['deleted']} deleted; {len(leftovers)} user(s) may remain on the target{sweep}:",
+    return [f"cleanup: {cleanup['deleted']} deleted; {len(leftovers)} resource(s) may remain on the target{sweep}:",
             *(f"  {_leftover(u)}" for u in leftovers)]
 
 
-def _leftover(user: dict) -> str:
-    return f"{user['userName']} (id {user['id'] if user['id'] is not None else 'unknown'}): {user['state']}"
+def _leftover(left: dict) -> str:
+    """"User Scimcert.…@example.com (id 42): deleted": a leftover, by its resource type and name."""
+    resource_type = BY_NAME[left.get("resourceType", "User")]
+    return (f"{resource_type.name} {left[resource_type.key]} (id {left['id'] if left['id'] is not None else 'unknown'})"
+            f": {left['state']}")
 
 
 def document(run, exit_status: int) -> dict:
@@ -394,7 +398,7 @@ BLOCKED = ("not reached:", "precondition failed:")  # skip reasons that mean "so
 
 def _blocked_cells(doc: dict) -> set[tuple[str, str]]:
     return {(r["capability"], c["idp"] or "rfc") for c in doc["checks"] for r in c["requirements"]
-            if r["outcome"] == "skipped" and r["reason"].startswith(BLOCKED)}
+            if r["outcome"] == "skipped" and r.get("reason", "").startswith(BLOCKED)}
 
 
 def _certificate_html(certificate: dict | None) -> list[str]:
@@ -411,7 +415,7 @@ def _cleanup_html(cleanup: dict) -> list[str]:
     lines = cleanup_lines(cleanup)
     if not cleanup["leftovers"]:
         return [f"<p>{_e(lines[0])}</p>"]
-    return [f"<p><b>Users that may remain on the target.</b> {_e(lines[0])}</p><ul>",
+    return [f"<p><b>Users and groups that may remain on the target.</b> {_e(lines[0])}</p><ul>",
             *(f"<li class=leftover>{_e(_leftover(u))}</li>" for u in cleanup["leftovers"]), "</ul>"]
 
 
@@ -460,7 +464,7 @@ def _findings_html(doc: dict, outcome: str) -> list[str]:
         requirement = doc["requirements"][requirement_id]
         checks = sorted({f"{c['idp'] or 'rfc'} · {c['check']}" for c, _ in findings})
         graded = sorted({r["reason"] for c, _ in findings for r in c["requirements"]
-                         if r["requirement"] == requirement_id and r["outcome"] == outcome and r["reason"]})
+                         if r["requirement"] == requirement_id and r["outcome"] == outcome and r.get("reason")})
         out.append(f"<div class='failure{' warn' if outcome == 'warning' else ''}' id='{outcome}-{_e(requirement_id)}'>"
                    f"<h3><code>{_e(requirement_id)}</code> {_e(requirement['level'])} · {len(findings)} finding(s)</h3>"
                    f"<p>{_e(requirement['statement'])}<br><span class=meta>Source: {_linked(requirement['source'])}"
@@ -518,7 +522,7 @@ def _linked(text: str) -> str:
 
 
 def _skips_html(doc: dict) -> list[str]:
-    skipped = {(r["requirement"], c["idp"], r["reason"]) for c in doc["checks"] for r in c["requirements"]
+    skipped = {(r["requirement"], c["idp"], r.get("reason", "")) for c in doc["checks"] for r in c["requirements"]
                if r["outcome"] == "skipped"}
     if not skipped:
         return []
@@ -557,12 +561,17 @@ def _requirements_html(doc: dict) -> list[str]:
 HARNESS_FIXTURES = ("verdict", "client", "users")  # scimcert's own per-check fixtures (scimcert/plugin.py)
 
 
+ALLURE_NOISE = ("host", "thread", "framework", "language")  # labels allure-pytest adds that say nothing of a check
+
+
 def compact_allure(folder: Path) -> None:
     """allure-pytest writes a container file for every fixture of every check, and one for each parameter of a
     parametrized check, which names no test (no `children`: Allure shows it nowhere). Those go, and so do the
     containers of scimcert's own per-check fixtures (verdict, client, users) when they set up and tore down
     cleanly: they say only that a check had its harness. A container that failed, and every other fixture's
-    (the target's, a suite's own), stays. Results and attachments are left as written."""
+    (the target's, a suite's own), stays. In the results, the labels of the machine and the tool
+    (ALLURE_NOISE) go, and a check's docstring, written on each of its parameter sets alike, stays on the
+    first (by name) while the others say where it is."""
     for path in folder.glob("*-container.json"):
         try:
             container = json.loads(path.read_text("utf-8"))
@@ -570,6 +579,21 @@ def compact_allure(folder: Path) -> None:
             continue
         if not container.get("children") or _clean_harness(container):
             path.unlink(missing_ok=True)
+    checks: dict[str, list[tuple[Path, dict]]] = {}
+    for path in folder.glob("*-result.json"):
+        try:
+            result = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        checks.setdefault(result.get("fullName", path.name), []).append((path, result))
+    for parameter_sets in checks.values():
+        parameter_sets.sort(key=lambda item: item[1].get("name", ""))
+        first = parameter_sets[0][1].get("name", "")
+        for number, (path, result) in enumerate(parameter_sets):
+            result["labels"] = [label for label in result.get("labels", []) if label.get("name") not in ALLURE_NOISE]
+            if number and result.get("description"):
+                result["description"] = f"Described in {first}."
+            path.write_text(json.dumps(result, ensure_ascii=False), "utf-8")
 
 
 def _clean_harness(container: dict) -> bool:

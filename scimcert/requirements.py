@@ -11,7 +11,7 @@ from .schemas import describe, errors
 
 LEVELS = ("MUST", "SHOULD", "MAY")
 CAPABILITIES = ("token", "import", "filter", "create", "update", "deactivate", "delete",
-                "domain", "guests", "errors", "schema", "discovery")
+                "groups", "domain", "guests", "errors", "schema", "discovery")
 
 
 @dataclass(frozen=True)

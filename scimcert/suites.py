@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from .client import Exchange
+from .client import Exchange, HeldInterrupts
 from .data import NewUser
 from .profiles import profiles
+from .resources import USER, ResourceType
 from .roundtrip import changed
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -18,7 +20,7 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
-# Variants of createUser/updateUser that carry an IdP's template artefacts rather than its working shape:
+# Variants of createUser/updateUser/createGroup that carry an IdP's template artefacts rather than its working shape:
 # each is judged (at SHOULD level) by the requirement named here, not by the checks of the working shape.
 TOLERANCE = {
     "observed": "create.legacy-urns",              # OneLogin's default v2 template: urn:scim:schemas:core:2.0
@@ -27,6 +29,7 @@ TOLERANCE = {
     "empty-strings": "create.template-artefacts",  # OneLogin: unmapped parameters as ""
     "untrimmed": "create.template-artefacts",      # OneLogin: " User 01"
     "legacy": "create.template-artefacts",         # Entra: nulls and the misspelt enterprise URN
+    "adscim": "groups.extra-schema-uri",           # Entra: Microsoft's ADSCIM URN in a group create
 }
 
 
@@ -129,24 +132,30 @@ def given_user(client, idp, users, *, domain: str | None = None, variant: str = 
     return new, user_id
 
 
-def is_users_endpoint(client, endpoint: object) -> bool:
-    """A resource type's endpoint naming /Users: "Users", "/Users", or any reference resolving to the base URL's
-    /Users (RFC 7643 §6: «relative to the Base URL»; §2.3.7)."""
+def is_endpoint(client, endpoint: object, resource_type: ResourceType = USER) -> bool:
+    """A resource type's endpoint naming `resource_type`'s (/Users): "Users", "/Users", or any reference
+    resolving to the base URL's /Users (RFC 7643 §6: «relative to the Base URL»; §2.3.7)."""
     text = str(endpoint or "").rstrip("/")
-    return text.lstrip("/") == "Users" or client.resolve(text) == client.base_url + "/Users"
+    return text.lstrip("/") == resource_type.endpoint or client.resolve(text) == client.base_url + resource_type.path()
+
+
+def resource_types(client, discovered: dict) -> Exchange:
+    """The GET /ResourceTypes answer, read once per run: a 200 answer is kept in the session's `discovered`."""
+    answer = discovered.get("ResourceTypes")
+    if answer is None:
+        answer = client.raw("GET", "/ResourceTypes", label="RFC GET /ResourceTypes")
+        if answer.status == 200:
+            discovered["ResourceTypes"] = answer
+    return answer
 
 
 def user_resource_type(client, discovered: dict):
     """(the schema URIs GET /ResourceTypes declares for the User resource type: its schema and schemaExtensions,
     or None when it lists no resource type at the Users endpoint; the answer). Read once per run: a 200 answer
     is kept in the session's `discovered`."""
-    answer = discovered.get("ResourceTypes")
-    if answer is None:
-        answer = client.raw("GET", "/ResourceTypes", label="RFC GET /ResourceTypes")
-        if answer.status == 200:
-            discovered["ResourceTypes"] = answer
+    answer = resource_types(client, discovered)
     for resource_type in resources(answer):
-        if is_users_endpoint(client, resource_type.get("endpoint")):
+        if is_endpoint(client, resource_type.get("endpoint")):
             extensions = resource_type.get("schemaExtensions")
             named = [resource_type.get("schema"),
                      *(dig(e, "schema") for e in (extensions if isinstance(extensions, list) else []))]
@@ -204,6 +213,21 @@ def rfc_user(client, users, *, omit: tuple[str, ...] = (), **extra: Any):
         pytest.skip(f"precondition failed: POST /Users answered {created.status or created.error} "
                     "(judged by create.created-201)")
     return new, created.created_id, body
+
+
+def rfc_users(client, users, count: int, *, at_once: int = 8) -> list[str]:
+    """The ids of `count` users created by RFC POST /Users, `at_once` on the wire together (no IdP sends these
+    in a sequence, so they need not wait for each other). A precondition like rfc_user: skips when one is not
+    created. Ctrl-C and SIGTERM wait until every create has its answer (HeldInterrupts), so no user the target
+    made escapes the cleanup."""
+    bodies = [rfc_body(users.new()) for _ in range(count)]  # in order: the test data stays seeded
+    with HeldInterrupts(), ThreadPoolExecutor(max_workers=at_once) as pool:
+        created = list(pool.map(lambda body: client.raw("POST", "/Users", body=body, label="RFC POST /Users"), bodies))
+    refused = next((answer for answer in created if answer.status != 201 or answer.created_id is None), None)
+    if refused is not None:
+        pytest.skip(f"precondition failed: POST /Users answered {refused.status or refused.error} "
+                    "(judged by create.created-201)")
+    return [answer.created_id for answer in created]
 
 
 def rfc_patch(client, user_id: str, body: Any, label: str, query: str = ""):

@@ -1,4 +1,4 @@
-"""`scimcert sweep`: remove the users earlier runs left behind (a run killed by SIGKILL, a machine that died).
+"""`scimcert sweep`: remove the users and groups earlier runs left behind (a run killed by SIGKILL, a machine that died).
 
     scimcert sweep [--base-url URL] [--target FILE] [--ledger FILE | --run-tag TAG] [--older-than AGE]
                    [--force] [--dry-run] [--timeout S]
@@ -8,7 +8,10 @@ and is written to the run's ledger (`reports/ledger-<tag>.jsonl`, scimcert/ledge
 create is sent. The sweep lists candidates with `filter=userName sw "Scimcert.<tag>."` (or, when the
 endpoint refuses that filter, by walking every page of GET /Users), checks each userName itself, and
 removes each user as a run's own cleanup does (scimcert/cleanup.py `remove_user`: DELETE, else
-deactivate). A user whose userName does not start with the prefix is never touched.
+deactivate). A user whose userName does not start with the prefix is never touched. Groups go the same way,
+first (resources.REMOVAL_ORDER): a displayName starting with the prefix, listed with `displayName sw`, removed
+by `remove_group` (DELETE, else their members are taken out and they are reported left); a target with no
+/Groups endpoint (404, 501) has none.
 
 Which users: with --ledger, exactly those the ledger names (a ledger userName outside the prefix is
 looked up with `userName eq`); with --run-tag, that run's; with neither, every run's users created
@@ -37,11 +40,12 @@ from urllib.parse import quote
 
 from . import config as config_module
 from . import ledger as ledger_module
-from .cleanup import look_up, named, remove_user
+from .cleanup import REMOVERS, look_up, named
 from .client import ScimClient
 from .data import user_name_prefix
 from .profiles import ProfileError, profiles
 from .redact import Redactor
+from .resources import GROUP, REMOVAL_ORDER, USER, ResourceType
 
 PAGE = 100
 MAX_PAGES = 10_000  # a million users: a walk that long is a server that never says it is done
@@ -79,9 +83,9 @@ def spoken(seconds: float) -> str:
 
 @dataclass
 class Listing:
-    """The candidates found, and why the listing stopped early (None: it was complete)."""
+    """The candidates found (users or groups), and why the listing stopped early (None: it was complete)."""
 
-    users: list[dict] = field(default_factory=list)
+    resources: list[dict] = field(default_factory=list)
     problem: str | None = None
     refused: int | None = None  # the HTTP status of a first page that was not 200
     notes: list[str] = field(default_factory=list)
@@ -90,7 +94,7 @@ class Listing:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="scimcert sweep",
-        description="Remove the users earlier scimcert runs left behind (userNames starting with 'Scimcert.').",
+        description="Remove the users and groups earlier scimcert runs left behind (names starting with 'Scimcert.').",
         epilog="The bearer token is read from SCIM_TOKEN only. Exit status: 0 nothing is left active that was to "
                "be removed; 1 a user could not be removed, the listing was incomplete, or users of unknown age were "
                "spared (without --force); 2 usage or configuration error.")
@@ -134,15 +138,15 @@ def load_target(args: argparse.Namespace, env: Mapping[str, str]) -> config_modu
     return config_module.target(settings, secrets)
 
 
-def _page(client: ScimClient, query: str, start: int, listing: Listing, seen: set[str],
+def _page(client: ScimClient, resource_type: ResourceType, query: str, start: int, listing: Listing, seen: set[str],
           keep: Callable[[dict], bool]) -> int | None:
-    """Fetch one page at `start`; add the users `keep` accepts. The next startIndex, or None when done
+    """Fetch one page at `start`; add the resources `keep` accepts. The next startIndex, or None when done
     (or stopped: `listing.problem` then says why)."""
-    page = client.raw("GET", "/Users", query=f"{query}startIndex={start}&count={PAGE}", label="sweep (list)")
+    page = client.raw("GET", resource_type.path(), query=f"{query}startIndex={start}&count={PAGE}", label="sweep (list)")
     if page.status != 200:
         if start == 1:
             listing.refused = page.status
-        listing.problem = f"GET /Users answered {page.status or page.error} at startIndex {start}"
+        listing.problem = f"GET {resource_type.path()} answered {page.status or page.error} at startIndex {start}"
         return None
     body = page.json
     total = body.get("totalResults") if isinstance(body, dict) else None
@@ -163,66 +167,70 @@ def _page(client: ScimClient, query: str, start: int, listing: Listing, seen: se
         seen.add(key)
         fresh += 1
         if keep(user):
-            listing.users.append(user)
+            listing.resources.append(user)
     if start > total:
         return None
     if fresh == 0:
-        listing.problem = (f"no progress: the page at startIndex {start} brought no new user "
+        listing.problem = (f"no progress: the page at startIndex {start} brought no new {resource_type.name.lower()} "
                            f"although totalResults is {total}")
         return None
     return None if start + len(resources) > total else start + len(resources)
 
 
-def _walk(client: ScimClient, query: str, keep: Callable[[dict], bool], listing: Listing) -> None:
+def _walk(client: ScimClient, resource_type: ResourceType, query: str, keep: Callable[[dict], bool],
+          listing: Listing) -> None:
     seen: set[str] = set()
     start: int | None = 1
     for _ in range(MAX_PAGES):
-        start = _page(client, query, start, listing, seen, keep)
+        start = _page(client, resource_type, query, start, listing, seen, keep)
         if start is None:
             return
     listing.problem = f"stopped after {MAX_PAGES} pages"
 
 
-def find(client: ScimClient, prefix: str) -> Listing:
-    """Users whose userName starts with `prefix` (case-insensitively): by the filter `userName sw`, else
-    (the filter refused with a 4xx) by walking every page. Each candidate's userName is checked here,
-    whatever the filter returned."""
-    def keep(user: dict) -> bool:
-        name = user.get("userName")
+def find(client: ScimClient, prefix: str, resource_type: ResourceType = USER) -> Listing:
+    """Users (or groups) whose userName (displayName) starts with `prefix` (case-insensitively): by the filter
+    `userName sw`, else (the filter refused with a 4xx) by walking every page. Each candidate's name is checked
+    here, whatever the filter returned. A target without the groups endpoint (404, 501) has no group."""
+    def keep(resource: dict) -> bool:
+        name = resource.get(resource_type.key)
         return isinstance(name, str) and name.lower().startswith(prefix.lower())
 
-    expression = f'userName sw "{prefix}"'
+    expression = f'{resource_type.key} sw "{prefix}"'
     listing = Listing()
-    _walk(client, f"filter={quote(expression, safe='')}&", keep, listing)
+    _walk(client, resource_type, f"filter={quote(expression, safe='')}&", keep, listing)
     if listing.refused in (401, 403):
         listing.problem = f"the endpoint refused the token: {listing.problem}"
     elif listing.refused is not None and 400 <= listing.refused < 500 and listing.refused != 429:
         listing = Listing(notes=[f"the filter {expression} was refused ({listing.refused}): "
-                                 "walking every page of GET /Users instead"])
-        _walk(client, "", keep, listing)
+                                 f"walking every page of GET {resource_type.path()} instead"])
+        _walk(client, resource_type, "", keep, listing)
+    if resource_type is GROUP and listing.refused in (404, 501):
+        return Listing(notes=[f"the target has no groups (GET /Groups answered {listing.refused})"])
     return listing
 
 
-def find_ledger(client: ScimClient, entries: ledger_module.Entries) -> Listing:
-    """Exactly the users a ledger names: its runs' prefixed users whose userName it lists, and each
-    listed userName outside those prefixes looked up with `userName eq`."""
-    wanted = {name.casefold() for name in entries.user_names}
+def find_ledger(client: ScimClient, entries: ledger_module.Entries, resource_type: ResourceType = USER) -> Listing:
+    """Exactly the users (or groups) a ledger names: its runs' prefixed ones whose name it lists, and each listed
+    userName outside those prefixes looked up with `userName eq` (a group's displayName always has the prefix)."""
+    names = entries.user_names if resource_type is USER else entries.display_names
+    wanted = {name.casefold() for name in names}
     prefixes = tuple(user_name_prefix(tag).casefold() for tag in entries.tags)
     listing, seen = Listing(), set()
 
-    def add(users: list[dict]) -> None:
-        for user in users:
-            key = str(user.get("id"))
-            if str(user.get("userName", "")).casefold() in wanted and key not in seen:
+    def add(found: list[dict]) -> None:
+        for resource in found:
+            key = str(resource.get("id"))
+            if str(resource.get(resource_type.key, "")).casefold() in wanted and key not in seen:
                 seen.add(key)
-                listing.users.append(user)
+                listing.resources.append(resource)
 
-    for tag in entries.tags:
-        part = find(client, user_name_prefix(tag))
-        add(part.users)
+    for tag in entries.tags if wanted else ():
+        part = find(client, user_name_prefix(tag), resource_type)
+        add(part.resources)
         listing.notes += part.notes
         listing.problem = listing.problem or part.problem
-    for name in (n for n in entries.user_names if not n.casefold().startswith(prefixes)):
+    for name in (n for n in names if resource_type is USER and not n.casefold().startswith(prefixes)):
         answer = look_up(client, name, label="sweep (ledger lookup)")
         if answer.status != 200:
             listing.problem = listing.problem or f"the lookup of {name} answered {answer.status or answer.error}"
@@ -268,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             say(f"error: cannot read the ledger {args.ledger}: {exc.strerror or exc}", sys.stderr)
             return 2
-        if not entries.user_names or not all(TAG.match(tag) for tag in entries.tags):
+        if not (entries.user_names or entries.display_names) or not all(TAG.match(tag) for tag in entries.tags):
             say(f"error: {args.ledger} is not a scimcert ledger naming users (reports/ledger-<tag>.jsonl)", sys.stderr)
             return 2
     try:
@@ -285,37 +293,40 @@ def main(argv: list[str] | None = None) -> int:
     client = ScimClient.for_target(target, redact, shared_dir=shared)
     counts = {"deleted": 0, "deactivated": 0, "left": 0, "spared": 0, "unknown age": 0}
     try:
-        which = (f"the {len(entries.user_names)} user(s) named in {args.ledger}" if entries is not None
-                 else f"users whose userName starts with {prefix!r}")
+        which = (f"the {len(entries.user_names)} user(s) and {len(entries.display_names)} group(s) named in "
+                 f"{args.ledger}" if entries is not None else f"users and groups whose name starts with {prefix!r}")
         say(f"sweeping {which} on {target.base_url}"
             + (f", created more than {spoken(older_than)} ago" if older_than is not None else "")
             + (" (dry run: nothing is changed)" if args.dry_run else ""))
-        listing = find_ledger(client, entries) if entries is not None else find(client, prefix)
-        for note in listing.notes:
+        listings = {t: find_ledger(client, entries, t) if entries is not None else find(client, prefix, t)
+                    for t in REMOVAL_ORDER}  # groups first: a target may refuse to delete a member's user
+        for note in (note for listing in listings.values() for note in listing.notes):
             say(f"note: {note}", sys.stderr)
-        for user in listing.users:
-            user_id = user.get("id")
-            shown = f"{user.get('userName')}  id {user_id}"
-            spared, unknown_age = _spared(user, older_than, args.force)
-            if spared is not None:
-                counts["unknown age" if unknown_age else "spared"] += 1
-                say(f"{shown}  {spared}")
-            elif not isinstance(user_id, (str, int)) or str(user_id) == "":
-                counts["left"] += 1
-                say(f"{shown}  left: no id to address it by")
-            elif args.dry_run:
-                say(f"{shown}  would be removed")
-            else:
-                removal = remove_user(client, str(user_id), label="sweep")
-                counts["deleted" if removal.removed else removal.outcome] += 1
-                say(f"{shown}  {removal.state}")
+        for resource_type, listing in listings.items():
+            for found in listing.resources:
+                found_id = found.get("id")
+                shown = ("" if resource_type is USER else "group ") + f"{found.get(resource_type.key)}  id {found_id}"
+                spared, unknown_age = _spared(found, older_than, args.force)
+                if spared is not None:
+                    counts["unknown age" if unknown_age else "spared"] += 1
+                    say(f"{shown}  {spared}")
+                elif not isinstance(found_id, (str, int)) or str(found_id) == "":
+                    counts["left"] += 1
+                    say(f"{shown}  left: no id to address it by")
+                elif args.dry_run:
+                    say(f"{shown}  would be removed")
+                else:
+                    removal = REMOVERS[resource_type](client, str(found_id), label="sweep")
+                    counts["deleted" if removal.removed else removal.outcome] += 1
+                    say(f"{shown}  {removal.state}")
     finally:
         client.close()
         shutil.rmtree(shared, ignore_errors=True)
-    if listing.problem:
-        say(f"warning: the listing stopped early, so users may remain that were not found: {listing.problem}",
+    problem = next((listing.problem for listing in listings.values() if listing.problem), None)
+    if problem:
+        say(f"warning: the listing stopped early, so users or groups may remain that were not found: {problem}",
             sys.stderr)
-    found = len(listing.users)
+    found = sum(len(listing.resources) for listing in listings.values())
     kept = "".join(f", {label} {counts[label]}" for label in ("spared", "unknown age") if counts[label])
     if args.dry_run:
         removable = found - counts["left"] - counts["spared"] - counts["unknown age"]
@@ -325,4 +336,4 @@ def main(argv: list[str] | None = None) -> int:
     if counts["unknown age"]:
         say(f"{counts['unknown age']} user(s) of unknown age were spared: the target gives no meta.created; "
             "check they belong to no run in progress, then sweep again with --force", sys.stderr)
-    return 1 if counts["left"] or listing.problem or counts["unknown age"] else 0
+    return 1 if counts["left"] or problem or counts["unknown age"] else 0

@@ -4,8 +4,8 @@
 
 Each of the 145 numbered statements (section, keyword, quote) has a status: `covered` (a requirement whose
 check fails when a server breaks the statement), `partial` (something related is judged, the note says
-what is not), `uncovered` (in scope, not judged yet), `out-of-scope` (with the reason), `groups-pending`
-(a statement about Groups, pending the Groups resource type). tests/test_traceability.py holds the table
+what is not), `uncovered` (in scope, not judged yet), `out-of-scope` (with the reason).
+tests/test_traceability.py holds the table
 complete and docs/coverage.md generated from it.
 """
 
@@ -19,7 +19,7 @@ from functools import cache
 from .paths import FIXTURES, ROOT
 from .requirements import catalogue
 
-STATUSES = ("covered", "partial", "uncovered", "out-of-scope", "groups-pending")
+STATUSES = ("covered", "partial", "uncovered", "out-of-scope")
 STRONG = ("MUST", "SHALL", "REQUIRED")  # the keywords of the statements every in-scope one must be covered for
 COVERAGE = ROOT / "docs" / "coverage.md"
 
@@ -36,7 +36,7 @@ def strong(statement: dict) -> bool:
 
 
 def in_scope(statement: dict) -> bool:
-    return statement["status"] not in ("out-of-scope", "groups-pending")
+    return statement["status"] != "out-of-scope"
 
 
 def url(section: str) -> str:

@@ -30,6 +30,8 @@ from .schemas import compiled, registry, validator
 KINDS: dict[str, str] = {
     "user": "scim/user.json",
     "user-list": "scim/user-list-response.json",
+    "group": "scim/group.json",
+    "group-list": "scim/group-list-response.json",
     "error": "scim/error.json",
     "service-provider-config": "scim/service-provider-config.json",
     "resource-type": "scim/resource-type.json",
@@ -91,7 +93,7 @@ def validate(kind: str, instance: Any, idp: str | None = None) -> list[Violation
 
 
 #: List kinds whose Resources are validated one by one, and the kind of each resource.
-ITEM_KINDS = {"user-list": "user"}
+ITEM_KINDS = {"user-list": "user", "group-list": "group"}
 
 
 def _parts(kind: str, instance: Any) -> list[tuple[str, str, Any]]:

@@ -14,9 +14,11 @@ from typing import Any
 from .client import Exchange, excerpt
 from .records import HARNESS_ERROR, Result
 from .requirements import Requirement, lookup
+from .resources import RESOURCE_TYPES
 
 # Requirements judged on every response of their kind, whichever check received it.
-AUTOMATIC = {"user": "schema.user", "user-list": "schema.list-response", "error": "errors.scim-error-body"}
+AUTOMATIC = {"user": "schema.user", "user-list": "schema.list-response", "group": "schema.group",
+             "group-list": "schema.list-response", "error": "errors.scim-error-body"}
 HARNESS_JUDGED = frozenset({*AUTOMATIC.values(), "errors.status-string", "errors.status-matches",
                             "errors.content-type", "schema.idp-readable"})
 
@@ -127,7 +129,7 @@ class Verdict:
     def absorb(self, exchange: Exchange) -> None:
         """Every response a check receives is judged against its schema, automatically.
 
-        Users, lists and errors are validated (schema.user, schema.list-response,
+        Users, groups, lists and errors are validated (schema.user, schema.group, schema.list-response,
         errors.scim-error-body, errors.status-string), an error's status must be the HTTP status
         (errors.status-matches), the IdP's overlay is applied where that IdP
         has one for the kind (schema.idp-readable), and JSON bodies must be labelled
@@ -165,16 +167,17 @@ class Verdict:
                        cause=f"labelled {content_type.split(';')[0].strip() or '(none)'}")
 
     def _users_of_other_checks(self, exchange: Exchange) -> list[str]:
-        """The /Resources/i of a list that are users other checks of this run created: they are judged by
-        the checks that made them, and may be half-way through a change (another xdist worker's PATCH). A
-        list is judged on the tenant's own users and on this check's, whatever runs beside it."""
-        found = exchange.json.get("Resources") if exchange.kind == "user-list" and isinstance(exchange.json, dict) \
-            else None
+        """The /Resources/i of a list that are users (or groups) other checks of this run created: they are
+        judged by the checks that made them, and may be half-way through a change (another xdist worker's
+        PATCH). A list is judged on the tenant's own resources and on this check's, whatever runs beside it."""
+        listed = next((t for t in RESOURCE_TYPES if t.list_kind == exchange.kind), None)
+        found = exchange.json.get("Resources") if listed is not None and isinstance(exchange.json, dict) else None
         if not self.run_prefix or not isinstance(found, list):
             return []
         prefix = self.run_prefix.casefold()
-        return [f"/Resources/{i}" for i, user in enumerate(found) if isinstance(user, dict)
-                and str(user.get("userName", "")).casefold().startswith(prefix) and str(user.get("id")) not in self.created]
+        return [f"/Resources/{i}" for i, resource in enumerate(found) if isinstance(resource, dict)
+                and str(resource.get(listed.key, "")).casefold().startswith(prefix)
+                and str(resource.get("id")) not in self.created]
 
     def _judge(self, requirement_id: str, violations: list, exchange: Exchange) -> None:
         self._declare(requirement_id)

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from scimcert.suites import CORE_USER, PATCH_OP, dig, is_users_endpoint, resources, rfc_user
+from scimcert.suites import CORE_USER, PATCH_OP, dig, is_endpoint, resources, rfc_user
 from scimcert.validation import validate
 
 
@@ -74,7 +74,7 @@ def test_resource_types(client, verdict):
     """
     answer = _get(client, verdict, "discovery.resource-types", "/ResourceTypes")
     _judge_schema(verdict, "discovery.resource-types", "resource-type-list", answer)
-    users = [r for r in resources(answer) if is_users_endpoint(client, r.get("endpoint"))]
+    users = [r for r in resources(answer) if is_endpoint(client, r.get("endpoint"))]
     verdict.check("discovery.resource-types", any(r.get("schema") == CORE_USER for r in users),
                   "a resource type serves /Users with the core User schema",
                   expected={"endpoint": "/Users", "schema": CORE_USER},
@@ -87,11 +87,10 @@ def test_schemas(client, verdict):
     """Sends GET /Schemas, then GET /ResourceTypes.
 
     Verifies: 200 with a ListResponse of schemas holding the core User schema (RFC 7644 §4, RFC 7643 §7), and
-    every schema the User resource type names (its schema and schemaExtensions) among them (RFC 7644 §4,
+    every schema each resource type names (User, Group: its schema and schemaExtensions) among them (RFC 7644 §4,
     https://www.rfc-editor.org/rfc/rfc7644#section-4: «An HTTP GET to the endpoint "/Schemas" SHALL return all
     supported schemas in ListResponse format»; RFC 7643 §6, https://www.rfc-editor.org/rfc/rfc7643#section-6:
     a resource type's schema «MUST be equal to the "id" attribute of the associated "Schema" resource»).
-    A target without a User resource type in /ResourceTypes is judged by discovery.resource-types alone.
     """
     answer = _get(client, verdict, "discovery.schemas", "/Schemas")
     _judge_schema(verdict, "discovery.schemas", "schema-list", answer)
@@ -100,12 +99,11 @@ def test_schemas(client, verdict):
                   actual=listed or answer.excerpt(200), exchange=answer)
     types = client.raw("GET", "/ResourceTypes", label="RFC GET /ResourceTypes")
     for resource_type in resources(types):
-        if not is_users_endpoint(client, resource_type.get("endpoint")):
-            continue
         named = [resource_type.get("schema"), *(dig(e, "schema") for e in resource_type.get("schemaExtensions") or [])]
         missing = [urn for urn in named if urn not in listed]
         verdict.check("discovery.schemas", not missing,
-                      "every schema the User resource type names is served by /Schemas",
+                      f"every schema the {resource_type.get('name') or resource_type.get('id')} resource type names "
+                      "is served by /Schemas",
                       expected=named, actual=f"missing from /Schemas: {missing}" if missing else listed,
                       exchange=answer)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import signal
+import threading
 import time
 
 import pytest
@@ -19,6 +21,28 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if MUTATION_TABLE.exists() and MUTATION_TABLE.stat().st_mtime >= STARTED:
         terminalreporter.write_sep("=", "mutation score (tests/test_mutation.py)")
         terminalreporter.write(MUTATION_TABLE.read_text("utf-8"))
+
+
+PYTHONS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}  # Python's own handling
+
+
+@pytest.fixture(autouse=True)
+def interrupts_as_python_has_them():
+    """Every test starts and ends with Python's own SIGINT and SIGTERM handling: a test that leaves a signal
+    ignored or held would make later tests of its process ignore Ctrl-C, and so would every suite run they
+    start (a child inherits an ignored signal). A test that leaves one changed fails, naming what it left."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    for number, handler in PYTHONS.items():
+        signal.signal(number, handler)
+    yield
+    changed = {number.name: signal.getsignal(number) for number, handler in PYTHONS.items()
+               if signal.getsignal(number) is not handler}
+    for number, handler in PYTHONS.items():
+        signal.signal(number, handler)
+    if changed:
+        pytest.fail(f"the test left signal handling changed: {changed}")
 
 
 @pytest.fixture(scope="session")

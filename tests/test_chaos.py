@@ -54,8 +54,9 @@ def test_a_target_that_dies_mid_run_ends_the_run_within_15_s_with_its_leftovers_
     assert errors("conformance.schema.json", document) == []
     assert [c["nodeid"] for c in document["checks"] if c["outcome"] == "error"] == []
     cleanup = document["cleanup"]
-    by_id = {u["id"]: u for u in cleanup["leftovers"] if u["id"] is not None}
-    unknown = {u["userName"] for u in cleanup["leftovers"] if u["id"] is None}
+    users_left = [u for u in cleanup["leftovers"] if u["resourceType"] == "User"]  # groups have their own lines
+    by_id = {u["id"]: u for u in users_left if u["id"] is not None}
+    unknown = {u["userName"] for u in users_left if u["id"] is None}
     assert remaining, "the target died with none of the run's users on it: nothing was tested"
     assert all(user_id in by_id or name in unknown for user_id, name in remaining.items())  # none is missing
     assert set(by_id) <= set(remaining)  # and none listed by id is gone
@@ -64,8 +65,8 @@ def test_a_target_that_dies_mid_run_ends_the_run_within_15_s_with_its_leftovers_
     per_process = json.loads((tmp_path / "cleanup.json").read_text("utf-8"))["leftovers"]
     html = (tmp_path / "conformance.html").read_text("utf-8")
     console = output.splitlines()
-    shown = [f"{u['userName']} (id {u['id'] if u['id'] is not None else 'unknown'}): {u['state']}"
-             for u in cleanup["leftovers"]]
+    shown = [f"{u['resourceType']} {u.get('userName', u.get('displayName'))} "
+             f"(id {u['id'] if u['id'] is not None else 'unknown'}): {u['state']}" for u in cleanup["leftovers"]]
     assert per_process == cleanup["leftovers"]
     assert all(f"  {line}" in console for line in shown), output[-3000:]
     assert html.count("<li class=leftover>") == len(shown)
@@ -116,5 +117,5 @@ def test_a_killed_run_is_swept_by_its_ledger_and_a_concurrent_run_keeps_its_user
         == len(after_ledger)
     assert concurrent.returncode in (0, 1), output[-3000:]
     assert not {i for i, n in after_b.items() if n.lower().startswith(user_name_prefix(concurrent_tag).lower())}
-    assert "cleanup: every user the run created is gone" in output
+    assert "cleanup: every user and group the run created is gone" in output
     assert not (tmp_path / "b" / f"ledger-{concurrent_tag}.jsonl").exists()  # nothing left: no ledger kept

@@ -109,8 +109,8 @@ def test_ctrl_c_during_a_request_waits_for_its_answer():
     """SIGINT arrives while a create is on the wire: the answer is still read and reported to the listeners
     (the cleanup tracker learns the id), then KeyboardInterrupt is raised."""
     reported = []
-    with ReferenceServer(layers=[Chaos(latency_ms=400)]) as server:
-        client = _client(server, listeners=[reported.append])
+    with ReferenceServer(layers=[Chaos(latency_ms=1500)]) as server:  # the signal lands well inside the request,
+        client = _client(server, listeners=[reported.append])       # also on a machine loaded by a parallel run
         threading.Timer(0.15, os.kill, (os.getpid(), signal.SIGINT)).start()
         with pytest.raises(KeyboardInterrupt):
             client.raw("POST", "/Users", body={"schemas": [CORE_USER], "userName": unique_user_name()})

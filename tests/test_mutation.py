@@ -125,7 +125,7 @@ def test_scopes_name_requirements_the_fault_breaks():
 
 
 def test_registry_size_and_coverage():
-    assert len(FAULTS) >= 79
+    assert len(FAULTS) >= 154
     per_capability = {}
     for fault in FAULTS.values():
         per_capability[fault.capability] = per_capability.get(fault.capability, 0) + 1

@@ -1073,6 +1073,220 @@ def _(c, server):
     return c.patch(f"/Users/{user['id']}?attributes=userName", json=patch_body(replace("nickName", "Pat"))).status_code
 
 
+# ---- groups ---------------------------------------------------------------------------------
+
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ADSCIM_GROUP = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
+
+
+def group_body(*member_ids: str, **extra) -> dict:
+    """A Group body with a fresh, mixed-case displayName and these members."""
+    return {"schemas": [GROUP_URN], "displayName": f"Team {uuid.uuid4().hex[:10]} Mixed",
+            "members": [{"value": m} for m in member_ids], **extra}
+
+
+def new_group(c: httpx.Client, *member_ids: str, **extra) -> dict:
+    response = c.post("/Groups", json=group_body(*member_ids, **extra))
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def members_of(c: httpx.Client, group_id: str) -> list[str]:
+    return sorted(m["value"] for m in c.get(f"/Groups/{group_id}").json().get("members", []))
+
+
+def patch_group(c: httpx.Client, group_id: str, *operations: dict) -> httpx.Response:
+    return c.patch(f"/Groups/{group_id}", json=patch_body(*operations))
+
+
+def find_groups(c: httpx.Client, display_name: str, **params) -> httpx.Response:
+    return c.get("/Groups", params={"filter": f'displayName eq "{display_name}"', **params})
+
+
+def groups_found(c: httpx.Client, display_name: str) -> int | None:
+    body = json_or_none(find_groups(c, display_name))
+    return body.get("totalResults") if isinstance(body, dict) else None
+
+
+def _member_removal(c: httpx.Client, operation: Callable[[str], dict]) -> tuple[int, int]:
+    """A group of two users, then a PATCH with `operation(the first user's id)`: its status, members left."""
+    a, b = new_user(c)["id"], new_user(c)["id"]
+    group = new_group(c, a, b)
+    return patch_group(c, group["id"], operation(a)).status_code, len(members_of(c, group["id"]))
+
+
+@case("group-create-200", correct=201, faulty=200)
+def _(c, server):
+    return c.post("/Groups", json=group_body()).status_code
+
+
+@case("group-duplicates-allowed", correct=(201, 409), faulty=(201, 201))
+def _(c, server):
+    body = group_body()
+    return c.post("/Groups", json=body).status_code, c.post("/Groups", json=body).status_code
+
+
+@case("group-errors-scim-type-invalid-syntax", correct=("uniqueness", "invalidValue"),
+      faulty=("invalidSyntax", "invalidSyntax"))
+def _(c, server):
+    group = new_group(c)
+    duplicate = c.post("/Groups", json={**group_body(), "displayName": group["displayName"]})
+    unknown = patch_group(c, group["id"], {"op": "add", "path": "members", "value": [{"value": MISSING_ID}]})
+    return duplicate.json().get("scimType"), unknown.json().get("scimType")
+
+
+@case("group-filter-case-sensitive", correct=(1, 1), faulty=(1, 0))
+def _(c, server):
+    name = new_group(c)["displayName"]
+    return groups_found(c, name), groups_found(c, name.upper())
+
+
+@case("group-filter-ignored", correct=1, faulty=lambda total: total > 1)
+def _(c, server):
+    group, _ = new_group(c), new_group(c)
+    return groups_found(c, group["displayName"])
+
+
+@case("group-get-name-case-folded", correct=(True, True), faulty=(True, False))
+def _(c, server):
+    group = new_group(c)
+    return group["displayName"].endswith("Mixed"), c.get(f"/Groups/{group['id']}").json()["displayName"] == group["displayName"]
+
+
+@case("group-total-off-by-one", correct=0, faulty=1)
+def _(c, server):
+    """totalResults less the groups a walk in pages of 100 finds."""
+    new_group(c)
+    total, seen, start = c.get("/Groups", params={"count": 1}).json()["totalResults"], 0, 1
+    while page := c.get("/Groups", params={"startIndex": start, "count": 100}).json()["Resources"]:
+        seen, start = seen + len(page), start + len(page)
+    return total - seen
+
+
+@case("group-list-without-paging", correct=(True, True, True), faulty=(True, False, False))
+def _(c, server):
+    new_group(c)
+    body = c.get("/Groups", params={"count": 1}).json()
+    return "totalResults" in body, "startIndex" in body, "itemsPerPage" in body
+
+
+@case("group-schemas-missing", correct=(True, True, True), faulty=(False, False, True))
+def _(c, server):
+    group = new_group(c)
+    listed = c.get("/Groups", params={"count": 1}).json()
+    return "schemas" in group, "schemas" in listed["Resources"][0], "schemas" in listed
+
+
+@case("group-add-ignored", correct=(204, 2), faulty=(204, 0))
+def _(c, server):
+    group = new_group(c)
+    added = patch_group(c, group["id"], {"op": "add", "path": "members",
+                                         "value": [{"value": new_user(c)["id"]}, {"value": new_user(c)["id"]}]})
+    return added.status_code, len(members_of(c, group["id"]))
+
+
+@case("group-remove-filter-ignored", correct=(204, 1), faulty=(204, 2))
+def _(c, server):
+    return _member_removal(c, lambda user_id: {"op": "remove", "path": f'members[value eq "{user_id}"]'})
+
+
+@case("group-remove-value-ignored", correct=(204, 1), faulty=(204, 2))
+def _(c, server):
+    return _member_removal(c, lambda user_id: {"op": "Remove", "path": "members", "value": [{"value": user_id}]})
+
+
+@case("group-remove-value-removes-all", correct=(204, 1), faulty=(204, 0))
+def _(c, server):
+    return _member_removal(c, lambda user_id: {"op": "remove", "path": "members", "value": [{"value": user_id}]})
+
+
+@case("group-put-keeps-members", correct=(200, "b"), faulty=(200, "a"))
+def _(c, server):
+    """A PUT of the group with member b only, on a group of member a."""
+    a, b = new_user(c)["id"], new_user(c)["id"]
+    group = new_group(c, a)
+    put = c.put(f"/Groups/{group['id']}", json={**group_body(b), "displayName": group["displayName"]})
+    return put.status_code, "".join({a: "a", b: "b"}[m] for m in members_of(c, group["id"]))
+
+
+@case("group-pathless-replace-clears-members", correct=(204, True, 1), faulty=(204, True, 0))
+def _(c, server):
+    """Okta's rename: a path-less replace of id and displayName."""
+    group = new_group(c, new_user(c)["id"])
+    renamed = f"{group['displayName']} renamed"
+    answer = patch_group(c, group["id"], {"op": "replace", "value": {"id": group["id"], "displayName": renamed}})
+    read = c.get(f"/Groups/{group['id']}").json()
+    return answer.status_code, read["displayName"] == renamed, len(read.get("members", []))
+
+
+@case("group-rename-ignored", correct=(204, True, 204, True), faulty=(204, False, 204, False))
+def _(c, server):
+    """Entra's rename (Replace of displayName), then Okta's (path-less replace of id and displayName)."""
+    group, seen = new_group(c), []
+    one, two = f"{group['displayName']} one", f"{group['displayName']} two"
+    for name, operation in ((one, {"op": "Replace", "path": "displayName", "value": one}),
+                            (two, {"op": "replace", "value": {"id": group["id"], "displayName": two}})):
+        seen += [patch_group(c, group["id"], operation).status_code,
+                 c.get(f"/Groups/{group['id']}").json()["displayName"] == name]
+    return tuple(seen)
+
+
+@case("group-unknown-member-stored", correct=(400, 1), faulty=(204, 2))
+def _(c, server):
+    group = new_group(c, new_user(c)["id"])
+    added = patch_group(c, group["id"], {"op": "add", "path": "members", "value": [{"value": MISSING_ID}]})
+    return added.status_code, len(members_of(c, group["id"]))
+
+
+@case("group-guest-member-accepted", correct=(400, False), faulty=(204, True))
+def _(c, server):
+    guest = server.tenant.guests[0]
+    group = new_group(c, new_user(c)["id"])
+    added = patch_group(c, group["id"], {"op": "add", "path": "members", "value": [{"value": guest.id}]})
+    return added.status_code, guest.id in members_of(c, group["id"])
+
+
+@case("user-groups-missing", correct=True, faulty=False)
+def _(c, server):
+    user = new_user(c)
+    group = new_group(c, user["id"])
+    return group["id"] in [g["value"] for g in c.get(f"/Users/{user['id']}").json().get("groups", [])]
+
+
+@case("group-delete-soft", correct=(204, 404), faulty=(204, 200))
+def _(c, server):
+    group = new_group(c)
+    return c.delete(f"/Groups/{group['id']}").status_code, c.get(f"/Groups/{group['id']}").status_code
+
+
+@case("group-keeps-deleted-members", correct=(204, 1), faulty=(204, 2))
+def _(c, server):
+    a, b = new_user(c)["id"], new_user(c)["id"]
+    group = new_group(c, a, b)
+    return c.delete(f"/Users/{a}").status_code, len(members_of(c, group["id"]))
+
+
+@case("group-members-capped", correct=101, faulty=100)
+def _(c, server):
+    group = new_group(c, *[new_user(c)["id"] for _ in range(101)])
+    return len(members_of(c, group["id"]))
+
+
+@case("group-exclude-members-ignored", correct=(False, False), faulty=(True, True))
+def _(c, server):
+    group = new_group(c, new_user(c)["id"])
+    read = c.get(f"/Groups/{group['id']}", params={"excludedAttributes": "members"}).json()
+    found = find_groups(c, group["displayName"], excludedAttributes="members").json()["Resources"]
+    return "members" in read, "members" in found[0]
+
+
+@case("group-unknown-schema-refused", correct=(201, 201), faulty=(400, 201))
+def _(c, server):
+    """Entra's create with its ADSCIM Group URI; the core schema alone is still created."""
+    adscim = c.post("/Groups", json=group_body(schemas=[GROUP_URN, ADSCIM_GROUP]))
+    return adscim.status_code, c.post("/Groups", json=group_body()).status_code
+
+
 # ---- an IdP-like flow that no fault may answer with a 5xx ----------------------------------
 
 # The flow steps where a fault's description claims a 500.

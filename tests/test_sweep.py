@@ -7,6 +7,7 @@ reads what is left through the server's HTTP API.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import time
@@ -418,8 +419,68 @@ def test_the_ledger_names_exactly_the_users_removed(tenant, tmp_path):
     assert result.returncode == 0, result.stderr
     assert not {*RUN_A_USERS[:2], outside} & set(after)
     assert {RUN_A_USERS[2], *RUN_B_USERS, LOOKALIKE, *ORDINARY} <= set(after)
-    assert "the 4 user(s) named in" in result.stdout.splitlines()[0]
+    assert "the 4 user(s) and 0 group(s) named in" in result.stdout.splitlines()[0]
     assert summary(result) == "found 3, deleted 3, deactivated 0, left 0"
+
+
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+RUN_A_GROUPS = [f"Scimcert.{RUN_A}.Design Systems 1f2e4", f"scimcert.{RUN_A}.R&D Platform 1f2e5"]
+OTHER_GROUPS = [f"Scimcert.{RUN_B}.Data Eng 77a3", "Design Systems", f"Team Scimcert.{RUN_A}."]
+
+
+def groups_on(server: ReferenceServer) -> dict[str, dict]:
+    """Every group the server lists, by displayName."""
+    with scim_client(server) as c:
+        return {g["displayName"]: g for g in c.get("/Groups?count=100").json()["Resources"]}
+
+
+@pytest.mark.parametrize("how", ["run-tag", "ledger"])
+def test_a_runs_groups_go_first_and_nobody_elses(tenant, tmp_path, how):
+    """A killed run leaves groups (with its users as members): the sweep removes the run's groups, listed with
+    `displayName sw` (or named in its ledger), before its users; other runs' and ordinary groups stay, and a user
+    of the run that is a member of another run's group is still removed (and leaves that group)."""
+    with ReferenceServer(tenant) as server:
+        ids = populate(server, [*RUN_A_USERS, *RUN_B_USERS])
+        with scim_client(server) as c:
+            for name in [*RUN_A_GROUPS, *OTHER_GROUPS]:
+                members = [{"value": ids[u]} for u in (RUN_A_USERS if name in RUN_A_GROUPS else RUN_A_USERS[:1])]
+                created = c.post("/Groups", json={"schemas": [GROUP_URN], "displayName": name, "members": members})
+                assert created.status_code == 201, created.text
+        if how == "ledger":
+            ledger = tmp_path / f"ledger-{RUN_A}.jsonl"
+            ledger.write_text("".join(json.dumps({"run": RUN_A, key: n}) + "\n" for key, names in
+                                      (("userName", RUN_A_USERS), ("displayName", RUN_A_GROUPS)) for n in names))
+            result = sweep(server, "--ledger", str(ledger))
+        else:
+            result = sweep(server, "--run-tag", RUN_A)
+        groups, users = groups_on(server), users_on(server)
+    assert result.returncode == 0, result.stderr
+    assert set(groups) == set(OTHER_GROUPS) and not set(RUN_A_USERS) & set(users)
+    assert all(g.get("members", []) == [] for g in groups.values())  # the run's user left the others' groups
+    lines = result.stdout.splitlines()
+    group_lines = [i for i, line in enumerate(lines) if line.startswith("group ")]
+    user_lines = [i for i, line in enumerate(lines) if line.split("  ")[0] in RUN_A_USERS]
+    assert len(group_lines) == 2 and len(user_lines) == 3 and max(group_lines) < min(user_lines)
+    assert summary(result) == "found 5, deleted 5, deactivated 0, left 0"
+
+
+def test_groups_a_target_will_not_delete_are_emptied_and_reported_left(tenant):
+    """Asana cannot delete teams (groupDelete refused: 405): the sweep takes the members out, so the users can
+    go, and reports the group left with why; the exit status says something was left."""
+    refusing = dataclasses.replace(tenant, options=dataclasses.replace(tenant.options, groupDelete="refused"))
+    with ReferenceServer(refusing) as server:
+        ids = populate(server, RUN_A_USERS)
+        with scim_client(server) as c:
+            c.post("/Groups", json={"schemas": [GROUP_URN], "displayName": RUN_A_GROUPS[0],
+                                    "members": [{"value": i} for i in ids.values()]})
+        result = sweep(server, "--run-tag", RUN_A)
+        groups, users = groups_on(server), users_on(server)
+    assert result.returncode == 1
+    assert list(groups) == [RUN_A_GROUPS[0]] and groups[RUN_A_GROUPS[0]].get("members", []) == []
+    assert not set(RUN_A_USERS) & set(users)
+    assert any(line.startswith(f"group {RUN_A_GROUPS[0]}") and "does not delete groups" in line
+               for line in result.stdout.splitlines())
+    assert summary(result) == f"found {len(RUN_A_USERS) + 1}, deleted {len(RUN_A_USERS)}, deactivated 0, left 1"
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -442,15 +503,16 @@ def test_an_unusable_ledger_is_a_usage_error(tenant, tmp_path, content, message)
 
 
 def test_cleanup_keeps_its_time_bound_and_says_how_far_it_got(tenant, monkeypatch):
-    """Cleanup against a slow target (100 ms a request) with a 0.45 s bound: it stops in time, lists the
-    users it did not get to with why, and prints where it starts, how far it got, and what it left."""
+    """Cleanup against a slow target (100 ms a request) with a 0.45 s bound, eight removals at a time: it stops
+    in time, lists the users it did not get to with why, and prints where it starts, how far it got, and what
+    it left."""
     monkeypatch.setattr(cleanup_module, "PROGRESS_EVERY", 0.0)
     tracker, lines = Tracker(), []
     with ReferenceServer(tenant, layers=[Chaos(latency_ms=100)]) as server:
         client = ScimClient(server.base_url, server.token, redactor=Redactor([server.token]), timeout=10,
                             listeners=[tracker.observe])
         try:
-            names = [f"Scimcert.{RUN_A}.Slow.{n}@example.com" for n in range(10)]
+            names = [f"Scimcert.{RUN_A}.Slow.{n}@example.com" for n in range(60)]
             for name in names:
                 client.raw("POST", "/Users", body={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                                                    "userName": name})
@@ -460,9 +522,9 @@ def test_cleanup_keeps_its_time_bound_and_says_how_far_it_got(tenant, monkeypatc
         finally:
             client.close()
         after = users_on(server)
-    assert took < 0.45 + 0.5  # the bound, and the one DELETE on the wire when it passed
+    assert took < 0.45 + 0.5  # the bound, and the DELETEs on the wire when it passed
     late = [u for u in tracker.leftovers if u["state"] == "not deleted: cleanup ran out of time"]
     assert 0 < len(late) < len(names) and {u["userName"] for u in late} == set(names) & set(after)
-    assert lines[0] == "cleanup: removing 10 user(s) the run created (bound 0.45 s)"
-    assert "cleanup: 1/10 handled, 0 left so far" in lines
+    assert lines[0] == "cleanup: removing 60 user(s) the run created (bound 0.45 s)"
+    assert "cleanup: 1/60 handled, 0 left so far" in lines
     assert lines[-1].startswith("cleanup: done in ") and lines[-1].endswith(f"{len(late)} left on the target")

@@ -688,7 +688,7 @@ def test_non_object_bodies():
 
 def test_unknown_kind_or_idp():
     with pytest.raises(ValueError, match="unknown kind"):
-        validate("group", {})
+        validate("team", {})
     with pytest.raises(ValueError, match="unknown IdP"):
         validate("user", OKTA_USER, "google")
 

@@ -70,7 +70,7 @@ class Case:
 
     @property
     def outcomes(self) -> dict[str, tuple[str, str]]:
-        return {r["requirement"]: (r["outcome"], r["reason"]) for r in self.record["requirements"]}
+        return {r["requirement"]: (r["outcome"], r.get("reason", "")) for r in self.record["requirements"]}
 
     @property
     def testcase(self) -> ET.Element:

@@ -49,7 +49,7 @@ from .store import UserStore
 from .tenant import Guest
 
 CAPABILITIES = ("token", "import", "filter", "create", "update", "deactivate", "delete",
-                "domain", "guests", "errors", "discovery")
+                "domain", "guests", "errors", "discovery", "groups")
 
 
 @dataclass(frozen=True)
@@ -112,10 +112,10 @@ def users_in(body: object) -> Iterator[dict]:
 
 
 def edit_users(edit: Callable[[dict], None]) -> Callable[[Exchange, Answer], None]:
-    """An on_response that applies `edit` to every user in a JSON response."""
+    """An on_response that applies `edit` to every user in a JSON response of the /Users endpoint."""
     def on_response(exchange: Exchange, answer: Answer) -> None:
         body = answer.body
-        users = list(users_in(body))
+        users = list(users_in(body)) if exchange.path.lstrip("/").startswith("Users") else []
         for user in users:
             edit(user)
         if users:
@@ -287,6 +287,93 @@ def query_override(query: Callable[[Callable, Any, int, int], tuple[int, list[di
 
 def all_users(store: UserStore) -> list[dict]:
     return store.query(None, 1, sys.maxsize)[1]
+
+
+def read_instead(ex: Exchange) -> None:
+    """Serve this write (a DELETE, a PATCH left with nothing to do) as a read of its resource: nothing is applied,
+    and `as_no_content` answers the read's 200 with the 204 the write would have had."""
+    ex.method, ex.raw_body = "GET", b""
+    ex.notes["read instead"] = True
+
+
+def as_no_content(ex: Exchange, answer: Answer) -> None:
+    """An on_response: the 200 of a request `read_instead` turned into a read becomes 204 No Content."""
+    if ex.notes.get("read instead") and answer.status == 200:
+        answer.replace(Answer(204, MutableHeaders({"content-type": "application/scim+json"})))
+
+
+# ---- helpers of the group faults ------------------------------------------------------------
+
+def group_id(ex: Exchange) -> str | None:
+    """The id of /Groups/{id}, else None."""
+    parts = ex.path.strip("/").split("/")
+    return parts[1] if len(parts) == 2 and parts[0] == "Groups" and parts[1] != ".search" else None
+
+
+def is_group_list(ex: Exchange) -> bool:
+    """GET /Groups: a query answered by a ListResponse of groups."""
+    return ex.method == "GET" and ex.path.rstrip("/") == "/Groups"
+
+
+def edit_groups(edit: Callable[[dict], None], when: Callable[[Exchange], bool] = lambda ex: True
+                ) -> Callable[[Exchange, Answer], None]:
+    """An on_response that applies `edit` to every group of a successful JSON answer of the /Groups endpoint
+    (one group, or a ListResponse's Resources) to the requests `when` selects."""
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        body = answer.body
+        if not (ex.path.rstrip("/") == "/Groups" or group_id(ex)) or answer.status >= 300 \
+                or not isinstance(body, dict) or not when(ex):
+            return
+        groups = [r for r in body["Resources"] if isinstance(r, dict)] if isinstance(body.get("Resources"), list) \
+            else [body] if "id" in body else []
+        for group in groups:
+            edit(group)
+        if groups:
+            answer.body = body
+    return on_response
+
+
+def group_ops(rewrite: Callable[[dict, str, str | None], list[dict]]) -> Rewrite:
+    """A fault that replaces each operation of a PATCH /Groups/{id} by `rewrite(operation, lower-cased op name,
+    lower-cased path or None)`: a list of none, it, or others. A PATCH left without operations is answered
+    as the server answers a group PATCH (204), having applied nothing."""
+    def on_request(ex: Exchange) -> None:
+        ops = patch_ops(ex) if ex.method == "PATCH" and group_id(ex) else []
+        kept = [new for op in ops for new in rewrite(op, str(op.get("op", "")).lower(),
+                                                     op["path"].strip().lower() if isinstance(op.get("path"), str)
+                                                     else None)]
+        if kept == ops:
+            return
+        if kept:
+            ex.body = {**ex.body, "Operations": kept}
+        else:
+            read_instead(ex)
+    return Rewrite(on_request, as_no_content)
+
+
+class _MemberUsers:
+    """The user store as a group store reaches it (`get` and `guests` only, groups.GroupStore), where `admit(users,
+    id)` stands in a user for an id the store does not hold (None: still unknown), and `guests` are refused."""
+
+    def __init__(self, users: UserStore, admit: Callable[[UserStore, str], dict | None], guests: dict):
+        self._users, self._admit, self.guests = users, admit, guests
+
+    def get(self, user_id: str) -> dict:
+        try:
+            return self._users.get(user_id)
+        except ScimError:
+            found = self._admit(self._users, user_id)
+            if found is None:
+                raise
+            return found
+
+
+def members_admitted(admit: Callable[[UserStore, str], dict | None], refuse_guests: bool = True) -> Rewrite:
+    """A fault whose group store takes as a member an id `admit` stands a user in for (see _MemberUsers)."""
+    def adjust(state: ServerState) -> None:
+        users = state.groups.users
+        state.groups.users = lambda: _MemberUsers(users(), admit, users().guests if refuse_guests else {})
+    return Rewrite(adjust=adjust)
 
 
 # ---- token ---------------------------------------------------------------------------------
@@ -789,8 +876,9 @@ def _duplicates():
     return Rewrite(adjust=adjust)
 
 
-@fault("create-duplicate-400", "create", "A duplicate userName answers 400 without scimType instead of 409 uniqueness.",
-       breaks=("create.duplicate-409", "create.case-variant-409"))
+@fault("create-duplicate-400", "create",
+       "A duplicate userName, or a group's displayName, answers 400 without scimType instead of 409 uniqueness.",
+       breaks=("create.duplicate-409", "create.case-variant-409", "groups.displayname-unique"))
 def _duplicate_400():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
@@ -1014,8 +1102,10 @@ def _masked_password():
 
 
 @fault("create-integer-id", "create",
-       "The id is a JSON number, not a string (RFC 7643 §3.1); /Users/{number} is served.",
-       breaks=("schema.user", "schema.list-response", "schema.idp-readable", "create.created-201", "filter.username-eq", "filter.externalid-eq", "schema.meta"))
+       "The id is a JSON number, not a string (RFC 7643 §3.1); /Users/{number} is served, but a group refuses that "
+       "number as a member's value.",
+       breaks=("schema.user", "schema.list-response", "schema.idp-readable", "create.created-201", "filter.username-eq", "filter.externalid-eq", "schema.meta",
+               "groups.member-add"))
 def _integer_id():
     def on_request(ex: Exchange) -> None:
         if ex.user_id and ex.user_id.isdigit() and int(ex.user_id) < 2 ** 128:
@@ -1031,7 +1121,9 @@ def _integer_id():
 
 @fault("create-rejects-scim-json", "create",
        "Bodies sent as application/scim+json are refused with 415 (framework only parses application/json).",
-       breaks=("create.created-201", "create.enterprise-extension", "create.legacy-urns", "create.emails-object", "create.template-artefacts", "update.unknown-id-404", "errors.malformed-400", "create.username-required"))
+       breaks=("create.created-201", "create.enterprise-extension", "create.legacy-urns", "create.emails-object", "create.template-artefacts", "update.unknown-id-404", "errors.malformed-400", "create.username-required",
+               "groups.create-201", "groups.extra-schema-uri"),
+       only={"groups.extra-schema-uri": ("entra",)})  # only Entra's group create lists its ADSCIM URI
 def _media_type():
     def on_request(ex: Exchange) -> Answer | None:
         if ex.raw_body and "scim+json" in ex.headers.get("content-type", ""):
@@ -1700,19 +1792,16 @@ def _reactivate_ignored():
 # ---- delete ---------------------------------------------------------------------------------
 
 @fault("delete-soft", "delete", "DELETE answers 204 but the user stays readable and listed.",
-       breaks=("delete.gone-404", "delete.missing-404", "delete.omitted-from-list", "delete.username-reusable"),
-       idps=("onelogin", "entra"),  # their DELETE; the RFC probe's DELETE (still listed, userName still taken):
-       only={"delete.omitted-from-list": ("rfc",), "delete.username-reusable": ("rfc",)})
+       breaks=("delete.gone-404", "delete.missing-404", "delete.omitted-from-list", "delete.username-reusable",
+               "groups.deleted-user-leaves"),
+       idps=("onelogin", "entra"),  # their DELETE; the RFC probes' DELETE (still listed, userName still taken,
+       only={"delete.omitted-from-list": ("rfc",), "delete.username-reusable": ("rfc",),  # still a member)
+             "groups.deleted-user-leaves": ("rfc",)})
 def _soft_delete():
     def on_request(ex: Exchange) -> None:
         if ex.method == "DELETE" and ex.user_id:
-            ex.method = "GET"
-            ex.notes["deleted"] = True
-
-    def on_response(ex: Exchange, answer: Answer) -> None:
-        if ex.notes.get("deleted") and answer.status == 200:
-            answer.replace(Answer(204, MutableHeaders({"content-type": "application/scim+json"})))
-    return Rewrite(on_request, on_response)
+            read_instead(ex)
+    return Rewrite(on_request, as_no_content)
 
 
 @fault("delete-twice-204", "delete", "DELETE of an unknown or already deleted id answers 204 instead of 404.",
@@ -1740,8 +1829,9 @@ def _tombstone():
 
 
 @fault("delete-200-with-body", "delete", "DELETE answers 200 with a body instead of 204 No Content.",
-       breaks=("delete.accepted",),
-       idps=("entra",))  # OneLogin takes the 200; the body of a DELETE is not judged
+       breaks=("delete.accepted", "groups.delete"),
+       idps=("entra", "okta"),  # OneLogin takes the 200 and deletes no group; the body of a DELETE is not judged
+       only={"delete.accepted": ("entra",)})  # Okta deletes groups only
 def _delete_200():
     def on_response(ex: Exchange, answer: Answer) -> None:
         if ex.method == "DELETE" and answer.status == 204:
@@ -2132,7 +2222,9 @@ def _spc_patch():
 
 
 @fault("projection-ignored", "filter",
-       "attributes and excludedAttributes are ignored: every answer holds the whole user.", breaks=("filter.projection",))
+       "attributes and excludedAttributes are ignored: every answer holds the whole user, or group with its members.",
+       breaks=("filter.projection", "groups.exclude-members"),
+       only={"groups.exclude-members": ("entra",)})  # only Entra reads groups with excludedAttributes=members
 def _projection_ignored():
     def on_request(ex: Exchange) -> None:
         ex.set_param("attributes", None)
@@ -2192,3 +2284,298 @@ def _schemas_array():
         if ex.path.rstrip("/") in ("/Schemas", "/ResourceTypes") and isinstance(body, dict) and "Resources" in body:
             answer.body = body["Resources"]
     return Rewrite(on_response=on_response)
+
+
+# ---- groups ---------------------------------------------------------------------------------
+# Groups are Asana teams (groups.py); the IdPs' group requests are those of fixtures/idps/*.json.
+
+@fault("group-create-200", "groups", "POST /Groups answers 200 instead of 201 Created.",
+       breaks=("groups.create-201", "groups.extra-schema-uri"),
+       only={"groups.extra-schema-uri": ("entra",)})  # only Entra's group create lists its ADSCIM URI
+def _group_create_200():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if ex.method == "POST" and ex.path.rstrip("/") == "/Groups" and answer.status == 201:
+            answer.status = 200
+    return Rewrite(on_response=on_response)
+
+
+class _LatestHolder(dict):
+    """A name index that keeps the latest holder of each name and forgets a name already forgotten."""
+
+    def __delitem__(self, name: Any) -> None:
+        self.pop(name, None)
+
+
+@fault("group-duplicates-allowed", "groups",
+       "displayName uniqueness is not enforced: a second create of a group's name makes a second group "
+       "(the Microsoft SCIM Validator's «Create a duplicate Group» expects 409).",
+       breaks=("groups.displayname-unique",))
+def _group_duplicates():
+    def adjust(state: ServerState) -> None:
+        store = state.groups
+        with store.lock:
+            store._by_name = _LatestHolder(store._by_name)
+            store._claim = lambda name, owner: None
+    return Rewrite(adjust=adjust)
+
+
+@fault("group-errors-scim-type-invalid-syntax", "groups",
+       "Every error of the /Groups endpoint that names a scimType names invalidSyntax (one error mapper for the "
+       "endpoint), also for a duplicate displayName (uniqueness) or an unknown member (invalidValue).",
+       breaks=("errors.scim-type",))
+def _group_scim_type():
+    def edit(answer: Answer, body: dict) -> None:
+        if body.get("scimType"):
+            answer.body = {**body, "scimType": "invalidSyntax"}
+    rewrite = edit_error(edit)
+
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        if ex.path.rstrip("/") == "/Groups" or group_id(ex):
+            rewrite(ex, answer)
+    return Rewrite(on_response=on_response)
+
+
+@fault("group-filter-case-sensitive", "groups",
+       "displayName is indexed and matched case-sensitively (RFC 7643 §8.7.1: caseExact false), so a lookup of the "
+       "name in another case finds nothing.",
+       breaks=("groups.filter-case-insensitive",),
+       idps=("okta", "entra"))  # their displayName lookups
+def _group_filter_case():
+    def adjust(state: ServerState) -> None:
+        store = state.groups
+        with store.lock:
+            store.key = str
+            store._by_name = {group["displayName"]: group_id for group_id, group in store._resources.items()}
+    return Rewrite(adjust=adjust)
+
+
+@fault("group-filter-ignored", "groups",
+       "The filter parameter of GET /Groups is ignored: a displayName lookup lists every group.",
+       breaks=("groups.find-by-displayname", "groups.filter-case-insensitive", "groups.rename"),
+       idps=("okta", "entra"))  # their displayName lookups (the rename check finds the group by its new name)
+def _group_filter_ignored():
+    def on_request(ex: Exchange) -> None:
+        if is_group_list(ex):
+            ex.set_param("filter", None)
+    return Rewrite(on_request)
+
+
+@fault("group-get-name-case-folded", "groups",
+       "GET /Groups/{id} answers the displayName as the case-folded name index holds it, not as it was sent.",
+       breaks=("groups.get-same", "groups.rename", "groups.extra-schema-uri"),
+       only={"groups.rename": ("okta", "entra"), "groups.extra-schema-uri": ("entra",)})  # who renames, who sends ADSCIM
+def _group_name_folded():
+    def fold(group: dict) -> None:
+        if isinstance(group.get("displayName"), str):
+            group["displayName"] = group["displayName"].casefold()
+    return Rewrite(on_response=edit_groups(fold, lambda ex: ex.method == "GET" and group_id(ex) is not None))
+
+
+@fault("group-total-off-by-one", "groups",
+       "totalResults of GET /Groups counts the organization's default team, which is never listed: one more than the "
+       "groups a walk finds.",
+       breaks=("groups.import-paged",),
+       idps=("okta", "onelogin"))  # they read the group list
+def _group_total():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        body = answer.body
+        if is_group_list(ex) and ex.param("filter") is None and answer.status == 200 and isinstance(body, dict) \
+                and isinstance(body.get("totalResults"), int):
+            answer.body = {**body, "totalResults": body["totalResults"] + 1}
+    return Rewrite(on_response=on_response)
+
+
+@fault("group-list-without-paging", "groups",
+       "GET /Groups answers without startIndex and itemsPerPage (Okta reads both as integers).",
+       breaks=("groups.list", "schema.idp-readable"),
+       idps=("okta", "onelogin"),  # they read the group list
+       only={"schema.idp-readable": ("okta",)})  # Okta's group-list overlay (schemas/idp/okta.json)
+def _group_list_unpaged():
+    def on_response(ex: Exchange, answer: Answer) -> None:
+        body = answer.body
+        if is_group_list(ex) and answer.status == 200 and isinstance(body, dict):
+            answer.body = {k: v for k, v in body.items() if k not in ("startIndex", "itemsPerPage")}
+    return Rewrite(on_response=on_response)
+
+
+@fault("group-schemas-missing", "groups",
+       "Groups are answered without schemas (RFC 7643 §3: REQUIRED), alone and in lists.",
+       breaks=("schema.group", "schema.list-response"))
+def _group_schemas():
+    return Rewrite(on_response=edit_groups(lambda group: group.pop("schemas", None)))
+
+
+@fault("group-add-ignored", "groups",
+       "A PATCH add to members answers 204 but stores nothing.",
+       breaks=("groups.member-add", "groups.user-groups", "groups.large-membership"),
+       # Okta AIW adds by PUT; for Entra an answer without members is not judged, but its users' groups are
+       idps=("okta", "onelogin", "entra", "rfc"),
+       only={"groups.member-add": ("okta", "onelogin"), "groups.user-groups": ("okta", "onelogin", "entra"),
+             "groups.large-membership": ("rfc",)})
+def _group_add_ignored():
+    return group_ops(lambda op, name, path: [] if name == "add" and path == "members" else [op])
+
+
+@fault("group-remove-filter-ignored", "groups",
+       'A PATCH remove with the path members[value eq "<id>"] answers 204 and removes nothing (only a remove naming '
+       "the members in value is implemented).",
+       breaks=("groups.member-remove", "groups.user-groups"),
+       idps=("okta", "onelogin", "entra"))  # Okta's and OneLogin's remove, Entra's aadOptscim062020 one
+def _group_remove_filter():
+    return group_ops(lambda op, name, path: [] if name == "remove" and (path or "").startswith("members[") else [op])
+
+
+@fault("group-remove-value-ignored", "groups",
+       'A PATCH remove of members naming them in value (Entra\'s shape) answers 204 and removes nothing (only the '
+       'filter path members[value eq "<id>"] is implemented).',
+       breaks=("groups.member-remove", "groups.user-groups"),
+       idps=("entra", "onelogin"))  # Entra's remove, OneLogin's value variant
+def _group_remove_value_ignored():
+    return group_ops(lambda op, name, path: [] if name == "remove" and path == "members" and op.get("value")
+                     else [op])
+
+
+@fault("group-remove-value-removes-all", "groups",
+       "A PATCH remove of members naming them in value removes every member: the value is ignored, as for a "
+       "path without filter (RFC 7644 §3.5.2.2 read literally).",
+       breaks=("groups.member-remove", "groups.user-groups"),
+       idps=("entra", "onelogin"))  # Entra's remove, OneLogin's value variant
+def _group_remove_all():
+    return group_ops(lambda op, name, path: [{"op": op["op"], "path": op["path"]}]
+                     if name == "remove" and path == "members" and op.get("value") else [op])
+
+
+@fault("group-put-keeps-members", "groups",
+       "PUT /Groups/{id} replaces displayName and externalId but ignores members: the group keeps the members it had.",
+       breaks=("groups.member-add", "groups.member-remove", "groups.user-groups"),
+       idps=("okta",))  # Okta AIW sends the whole member list by PUT
+def _group_put_keeps():
+    def on_request(ex: Exchange) -> None:
+        body = ex.body
+        if ex.method != "PUT" or not group_id(ex) or not isinstance(body, dict):
+            return
+        try:
+            current = ex.state.groups.get(group_id(ex))
+        except ScimError:
+            return
+        kept = {k: v for k, v in body.items() if str(k).lower() != "members"}
+        ex.body = {**kept, "members": [{"value": m["value"]} for m in current.get("members", ())]}
+    return Rewrite(on_request)
+
+
+@fault("group-pathless-replace-clears-members", "groups",
+       "A path-less PATCH replace (Okta's rename: {id, displayName}) replaces the whole group by its value, so the "
+       "members it does not name are cleared.",
+       breaks=("groups.rename",),
+       idps=("okta",))
+def _group_pathless_replace():
+    def rewrite(op: dict, name: str, path: str | None) -> list[dict]:
+        value = op.get("value")
+        if name == "replace" and path is None and isinstance(value, dict) \
+                and not any(str(k).lower() == "members" for k in value):
+            return [{**op, "value": {**value, "members": []}}]
+        return [op]
+    return group_ops(rewrite)
+
+
+@fault("group-rename-ignored", "groups",
+       "A PATCH that changes a group's displayName answers 204 but the name stays as it was.",
+       breaks=("groups.rename",),
+       idps=("okta", "entra"))  # their renames
+def _group_rename_ignored():
+    def rewrite(op: dict, name: str, path: str | None) -> list[dict]:
+        value = op.get("value")
+        if path == "displayname":
+            return []
+        if path is None and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if str(k).lower() != "displayname"}
+            return [{**op, "value": value}] if value else []
+        return [op]
+    return group_ops(rewrite)
+
+
+@fault("group-unknown-member-stored", "groups",
+       "A member id that is no user's is stored as a pending member (for a user the IdP has yet to push) instead of "
+       "being refused with 400 invalidValue.",
+       breaks=("groups.unknown-member-refused",))
+def _group_unknown_member():
+    return members_admitted(lambda users, user_id: {"id": user_id})
+
+
+@fault("group-guest-member-accepted", "groups",
+       "A guest's id is accepted as a member and listed (the guest rule guards /Users only; Asana's guests are "
+       "outside SCIM).",
+       breaks=("guests.not-member", "guests.member-refused"))
+def _group_guest_member():
+    def admit(users: UserStore, user_id: str) -> dict | None:
+        guest = users.guests.get(user_id)
+        return _guest_user(guest) if guest else None
+    return members_admitted(admit, refuse_guests=False)
+
+
+@fault("user-groups-missing", "groups",
+       "Users are answered without their groups attribute (RFC 7643 §4.1.2), though they are members.",
+       breaks=("groups.user-groups",))
+def _user_groups_missing():
+    return Rewrite(on_response=edit_users(lambda user: user.pop("groups", None)))
+
+
+@fault("group-delete-soft", "groups", "DELETE /Groups/{id} answers 204 but the group stays readable.",
+       breaks=("groups.delete",),
+       idps=("okta", "entra"))  # they delete groups
+def _group_soft_delete():
+    def on_request(ex: Exchange) -> None:
+        if ex.method == "DELETE" and group_id(ex):
+            read_instead(ex)
+    return Rewrite(on_request, as_no_content)
+
+
+@fault("group-keeps-deleted-members", "groups",
+       "A deleted user stays a member of its groups (no cascade on the membership rows).",
+       breaks=("groups.deleted-user-leaves",),
+       idps=("rfc",))  # the RFC check deletes a member
+def _group_keeps_deleted():
+    def adjust(state: ServerState) -> None:
+        state.groups.remove_member = lambda user_id: None
+    return Rewrite(adjust=adjust)
+
+
+@fault("group-members-capped", "groups",
+       "GET /Groups/{id} shows at most 100 members (the first page of the membership query).",
+       breaks=("groups.large-membership",),
+       idps=("rfc",))  # the RFC check makes a group of more than 100
+def _group_members_capped():
+    def cap(group: dict) -> None:
+        if isinstance(group.get("members"), list):
+            group["members"] = group["members"][:100]
+    return Rewrite(on_response=edit_groups(cap, lambda ex: ex.method == "GET" and group_id(ex) is not None))
+
+
+@fault("group-exclude-members-ignored", "groups",
+       "excludedAttributes=members is ignored on /Groups: the group comes with every member.",
+       breaks=("groups.exclude-members",),
+       idps=("entra",))  # only Entra reads groups with excludedAttributes=members
+def _group_exclude_ignored():
+    def on_request(ex: Exchange) -> None:
+        excluded = ex.param("excludedAttributes")
+        if excluded and (is_group_list(ex) or group_id(ex)):
+            kept = [name for name in excluded.split(",") if name.strip().lower() != "members"]
+            ex.set_param("excludedAttributes", ",".join(kept) or None)
+    return Rewrite(on_request)
+
+
+@fault("group-unknown-schema-refused", "groups",
+       "A group body whose schemas list a URI besides the core Group schema (Entra's ADSCIM Group URI) answers 400 "
+       "invalidSyntax (scim2-server, docs/third-party.md).",
+       breaks=("groups.extra-schema-uri",),
+       idps=("entra",))
+def _group_unknown_schema():
+    core = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+    def on_request(ex: Exchange) -> Answer | None:
+        body = ex.body
+        writes = (ex.method == "POST" and ex.path.rstrip("/") == "/Groups") or (ex.method == "PUT" and group_id(ex))
+        schemas = body.get("schemas") if writes and isinstance(body, dict) else None
+        strange = [u for u in schemas if u != core] if isinstance(schemas, list) else []
+        return error(400, f"Unknown schema URI(s): {strange}", "invalidSyntax") if strange else None
+    return Rewrite(on_request)
