@@ -87,8 +87,7 @@ def group_ids(user: Any) -> list[str]:
 
 def items(members: list[tuple[NewUser, str]]) -> list[dict]:
     """The values an IdP's membership template renders per member (profiles.Request `each`)."""
-    return [{"memberId": user_id, "memberUserName": new.userName, "memberDisplayName": new.displayName}
-            for new, user_id in members]
+    return [{"memberId": user_id, "memberUserName": new.userName} for new, user_id in members]
 
 
 def membership(client, idp, step: str, group: NewGroup, group_id: str, changed: list[tuple[NewUser, str]],

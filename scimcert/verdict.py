@@ -143,7 +143,7 @@ class Verdict:
         requirement_id = AUTOMATIC.get(exchange.kind or "")
         if requirement_id is None or not (exchange.is_json or exchange.violations):
             return
-        busy = self._users_of_other_checks(exchange)
+        busy = self._resources_of_other_checks(exchange)
         violations = [v for v in exchange.violations if not _within(v.pointer, busy)]
         status_type = [v for v in violations if v.pointer == "/status" and exchange.kind == "error"]
         others = [v for v in violations if v not in status_type]
@@ -166,7 +166,7 @@ class Verdict:
                        expected="application/scim+json", actual=content_type or "(none)", exchange=exchange,
                        cause=f"labelled {content_type.split(';')[0].strip() or '(none)'}")
 
-    def _users_of_other_checks(self, exchange: Exchange) -> list[str]:
+    def _resources_of_other_checks(self, exchange: Exchange) -> list[str]:
         """The /Resources/i of a list that are users (or groups) other checks of this run created: they are
         judged by the checks that made them, and may be half-way through a change (another xdist worker's
         PATCH). A list is judged on the tenant's own resources and on this check's, whatever runs beside it."""

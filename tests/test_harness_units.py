@@ -116,7 +116,7 @@ STANDARD = {"userName", "givenName", "familyName", "email", "displayName", "exte
             "changes", "id", "current"}
 OPTIONAL = {"title", "department", "managerId", "managerRef", "city", "startIndex", "count", "probe",
             "members", "operations", "complete"}
-MEMBER = {"memberId", "memberUserName", "memberDisplayName"}  # what each member of a membership list renders
+MEMBER = {"memberId", "memberUserName"}  # what each member of a membership list renders
 
 
 def _sample(**wanted):

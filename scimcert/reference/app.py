@@ -250,6 +250,11 @@ async def delete_user(request: Request) -> Response:
         with state.groups.lock:  # no group names the user once it is gone
             state.store.delete(_resource_id(request), request.headers.get("if-match"))
             state.groups.remove_member(_resource_id(request))
+    return await _deleted(delete)
+
+
+async def _deleted(delete: Callable[[], None]) -> Response:
+    """RFC 7644 §3.6: `delete` done off the event loop, then «204 (No Content)»."""
     await run_in_threadpool(delete)
     return Response(status_code=204, headers={"Content-Type": SCIM_JSON})
 
@@ -323,8 +328,7 @@ async def delete_group(request: Request) -> Response:
             state.groups.get(_resource_id(request))  # an unknown group is a 404, whatever the tenant allows
             state.policy.check_group_delete()
             state.groups.delete(_resource_id(request), request.headers.get("if-match"))
-    await run_in_threadpool(delete)
-    return Response(status_code=204, headers={"Content-Type": SCIM_JSON})
+    return await _deleted(delete)
 
 
 class Groups(HTTPEndpoint):

@@ -2360,15 +2360,19 @@ def _group_filter_ignored():
     return Rewrite(on_request)
 
 
-@fault("group-get-name-case-folded", "groups",
-       "GET /Groups/{id} answers the displayName as the case-folded name index holds it, not as it was sent.",
+NAME_COLUMN = 20  # characters of a displayName the faulty read below keeps: every name the suite makes is longer
+
+
+@fault("group-get-name-truncated", "groups",
+       f"GET /Groups/{{id}} answers the displayName cut to its first {NAME_COLUMN} characters (the width of the "
+       "column it is read from), not as it was stored.",
        breaks=("groups.get-same", "groups.rename", "groups.extra-schema-uri"),
        only={"groups.rename": ("okta", "entra"), "groups.extra-schema-uri": ("entra",)})  # who renames, who sends ADSCIM
-def _group_name_folded():
-    def fold(group: dict) -> None:
+def _group_name_truncated():
+    def cut(group: dict) -> None:
         if isinstance(group.get("displayName"), str):
-            group["displayName"] = group["displayName"].casefold()
-    return Rewrite(on_response=edit_groups(fold, lambda ex: ex.method == "GET" and group_id(ex) is not None))
+            group["displayName"] = group["displayName"][:NAME_COLUMN]
+    return Rewrite(on_response=edit_groups(cut, lambda ex: ex.method == "GET" and group_id(ex) is not None))
 
 
 @fault("group-total-off-by-one", "groups",
@@ -2385,16 +2389,18 @@ def _group_total():
     return Rewrite(on_response=on_response)
 
 
-@fault("group-list-without-paging", "groups",
-       "GET /Groups answers without startIndex and itemsPerPage (Okta reads both as integers).",
-       breaks=("groups.list", "schema.idp-readable"),
-       idps=("okta", "onelogin"),  # they read the group list
-       only={"schema.idp-readable": ("okta",)})  # Okta's group-list overlay (schemas/idp/okta.json)
-def _group_list_unpaged():
+@fault("group-list-numbers-as-strings", "groups",
+       "GET /Groups answers totalResults, startIndex and itemsPerPage as JSON strings (a template that quotes every "
+       "value; RFC 7644 §3.4.2 and Okta read integers).",
+       breaks=("groups.list", "schema.list-response", "schema.idp-readable"),
+       only={"groups.list": ("okta", "onelogin"),  # they read the group list; Entra's lookup is a list too
+             "schema.idp-readable": ("okta",)})  # Okta's group-list overlay (schemas/idp/okta.json)
+def _group_list_strings():
     def on_response(ex: Exchange, answer: Answer) -> None:
         body = answer.body
         if is_group_list(ex) and answer.status == 200 and isinstance(body, dict):
-            answer.body = {k: v for k, v in body.items() if k not in ("startIndex", "itemsPerPage")}
+            answer.body = {k: str(v) if k in ("totalResults", "startIndex", "itemsPerPage") else v
+                           for k, v in body.items()}
     return Rewrite(on_response=on_response)
 
 
