@@ -10,7 +10,13 @@ each, as a user would (a fresh process each, start-up included, with Python's by
 It prints both medians, their ratio (scimcert / scim2-tester), and each tool's requests (counted on
 the wire: scimcert's transcript, an httpx event hook for scim2-tester) and results (scimcert's
 requirement results, scim2-tester's CheckResults). Issue 14's goal: a ratio of at most 1.0 while
-judging at least 5 times as many results. Prints figures; asserts nothing.
+judging at least 5 times as many results.
+
+Where the time goes, per tool (medians): the CPU seconds of the tool's own process (its client) and of
+the scim2-server process while the tool ran (read from /proc on Linux). scim2-server answers in Python
+threads that share one core (the GIL), so its CPU seconds for a tool's requests are a floor under that
+tool's wall time, whatever the client does; and both processes' CPU seconds spread over the machine's
+cores are another. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,6 +63,29 @@ def user_environment(**extra: str) -> dict:
     return {**environment, **extra}
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process `pid` so far (Linux /proc), None where there is no /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measured(tool, base: str, server: int) -> tuple[float, int, int, float, float | None]:
+    """(wall s, requests, results, the tool's CPU s, the server's CPU s meanwhile) of one run of `tool`."""
+    client, served = children_cpu(), cpu_seconds(server)
+    seconds, requests, results = tool(base)
+    after = cpu_seconds(server)
+    return seconds, requests, results, children_cpu() - client, \
+        None if served is None or after is None else after - served
+
+
 def scimcert(base: str) -> tuple[float, int, int]:
     environment = user_environment(SCIM_BASE_URL=base, SCIM_TOKEN=TOKEN)
     with tempfile.TemporaryDirectory() as reports:
@@ -86,22 +116,38 @@ def main() -> int:
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(2)
-        runs: dict[str, list[tuple[float, int, int]]] = {"scimcert": [], "scim2-tester": []}
+        runs: dict[str, list[tuple[float, int, int, float, float | None]]] = {"scimcert": [], "scim2-tester": []}
         for pair in range(args.pairs):
-            runs["scimcert"].append(scimcert(base))
-            runs["scim2-tester"].append(peer(base))
+            runs["scimcert"].append(measured(scimcert, base, server.pid))
+            runs["scim2-tester"].append(measured(peer, base, server.pid))
             print(f"pair {pair + 1}: scimcert {runs['scimcert'][-1][0]:.1f} s, "
                   f"scim2-tester {runs['scim2-tester'][-1][0]:.1f} s", file=sys.stderr, flush=True)
     finally:
         server.terminate()
         server.wait(timeout=10)
     medians = {tool: statistics.median(r[0] for r in found) for tool, found in runs.items()}
-    print(f"{'tool':<13} {'median s':>8} {'requests':>8} {'results':>8}")
+    client = {tool: statistics.median(r[3] for r in found) for tool, found in runs.items()}
+    served = {tool: None if None in (cpu := [r[4] for r in found]) else statistics.median(cpu)
+              for tool, found in runs.items()}
+    print(f"{'tool':<13} {'median s':>8} {'requests':>8} {'results':>8} {'tool CPU s':>10} {'server CPU s':>12}")
     for tool, found in runs.items():
-        print(f"{tool:<13} {medians[tool]:>8.2f} {found[-1][1]:>8} {found[-1][2]:>8}")
+        server_cpu = "n/a" if served[tool] is None else f"{served[tool]:.2f}"
+        print(f"{tool:<13} {medians[tool]:>8.2f} {found[-1][1]:>8} {found[-1][2]:>8} {client[tool]:>10.2f} "
+              f"{server_cpu:>12}")
     ratio = medians["scimcert"] / medians["scim2-tester"]
     results = runs["scimcert"][-1][2] / runs["scim2-tester"][-1][2]
     print(f"ratio scimcert / scim2-tester: {ratio:.2f} (goal <= 1.0), judging {results:.1f}x the results (goal >= 5)")
+    if served["scimcert"] is not None:
+        floor = served["scimcert"] / medians["scim2-tester"]
+        print(f"floor: scim2-server spent {served['scimcert']:.2f} s of CPU answering scimcert's requests "
+              f"({1000 * served['scimcert'] / runs['scimcert'][-1][1]:.2f} ms each; scim2-tester's: "
+              f"{1000 * served['scim2-tester'] / runs['scim2-tester'][-1][1]:.2f} ms), on one core: no client "
+              f"sending them can finish under {floor:.2f}x scim2-tester's wall time")
+        cores = os.cpu_count() or 1
+        both = client["scimcert"] + served["scimcert"]
+        print(f"floor: scimcert's run took {both:.2f} s of CPU (its own {client['scimcert']:.2f} s and the server's), "
+              f"at best {both / cores:.2f} s on this machine's {cores} cores: "
+              f"{both / cores / medians['scim2-tester']:.2f}x scim2-tester's wall time")
     return 0
 
 
