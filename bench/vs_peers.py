@@ -137,6 +137,9 @@ def main() -> int:
     ratio = medians["scimcert"] / medians["scim2-tester"]
     results = runs["scimcert"][-1][2] / runs["scim2-tester"][-1][2]
     print(f"ratio scimcert / scim2-tester: {ratio:.2f} (goal <= 1.0), judging {results:.1f}x the results (goal >= 5)")
+    per_result = {tool: 1000 * medians[tool] / found[-1][2] for tool, found in runs.items()}
+    print(f"per requirement result: scimcert {per_result['scimcert']:.1f} ms, scim2-tester "
+          f"{per_result['scim2-tester']:.1f} ms (ratio {per_result['scimcert'] / per_result['scim2-tester']:.2f})")
     if served["scimcert"] is not None:
         floor = served["scimcert"] / medians["scim2-tester"]
         print(f"floor: scim2-server spent {served['scimcert']:.2f} s of CPU answering scimcert's requests "
