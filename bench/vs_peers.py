@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -73,17 +73,30 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    """CPU seconds of this process's finished children (each tool runs as one)."""
+    times = os.times()
+    return times.children_user + times.children_system
 
 
-def measured(tool, base: str, server: int) -> tuple[float, int, int, float, float | None]:
-    """(wall s, requests, results, the tool's CPU s, the server's CPU s meanwhile) of one run of `tool`."""
+class Run(NamedTuple):
+    seconds: float
+    requests: int
+    results: int
+    tool_cpu: float
+    server_cpu: float | None  # the server's CPU seconds while the tool ran; None without /proc
+
+
+def measured(tool, base: str, server: int) -> Run:
     client, served = children_cpu(), cpu_seconds(server)
     seconds, requests, results = tool(base)
     after = cpu_seconds(server)
-    return seconds, requests, results, children_cpu() - client, \
-        None if served is None or after is None else after - served
+    return Run(seconds, requests, results, children_cpu() - client,
+               None if served is None or after is None else after - served)
+
+
+def median(runs: list[Run], field: str) -> float | None:
+    values = [getattr(run, field) for run in runs]
+    return None if None in values else statistics.median(values)
 
 
 def scimcert(base: str) -> tuple[float, int, int]:
@@ -116,36 +129,36 @@ def main() -> int:
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(2)
-        runs: dict[str, list[tuple[float, int, int, float, float | None]]] = {"scimcert": [], "scim2-tester": []}
+        runs: dict[str, list[Run]] = {"scimcert": [], "scim2-tester": []}
         for pair in range(args.pairs):
             runs["scimcert"].append(measured(scimcert, base, server.pid))
             runs["scim2-tester"].append(measured(peer, base, server.pid))
-            print(f"pair {pair + 1}: scimcert {runs['scimcert'][-1][0]:.1f} s, "
-                  f"scim2-tester {runs['scim2-tester'][-1][0]:.1f} s", file=sys.stderr, flush=True)
+            print(f"pair {pair + 1}: scimcert {runs['scimcert'][-1].seconds:.1f} s, "
+                  f"scim2-tester {runs['scim2-tester'][-1].seconds:.1f} s", file=sys.stderr, flush=True)
     finally:
         server.terminate()
         server.wait(timeout=10)
-    medians = {tool: statistics.median(r[0] for r in found) for tool, found in runs.items()}
-    client = {tool: statistics.median(r[3] for r in found) for tool, found in runs.items()}
-    served = {tool: None if None in (cpu := [r[4] for r in found]) else statistics.median(cpu)
-              for tool, found in runs.items()}
+    medians = {tool: median(found, "seconds") for tool, found in runs.items()}
+    client = {tool: median(found, "tool_cpu") for tool, found in runs.items()}
+    served = {tool: median(found, "server_cpu") for tool, found in runs.items()}
+    last = {tool: found[-1] for tool, found in runs.items()}  # the counts printed are the last run's
     print(f"{'tool':<13} {'median s':>8} {'requests':>8} {'results':>8} {'tool CPU s':>10} {'server CPU s':>12}")
-    for tool, found in runs.items():
+    for tool in runs:
         server_cpu = "n/a" if served[tool] is None else f"{served[tool]:.2f}"
-        print(f"{tool:<13} {medians[tool]:>8.2f} {found[-1][1]:>8} {found[-1][2]:>8} {client[tool]:>10.2f} "
-              f"{server_cpu:>12}")
+        print(f"{tool:<13} {medians[tool]:>8.2f} {last[tool].requests:>8} {last[tool].results:>8} "
+              f"{client[tool]:>10.2f} {server_cpu:>12}")
     ratio = medians["scimcert"] / medians["scim2-tester"]
-    results = runs["scimcert"][-1][2] / runs["scim2-tester"][-1][2]
+    results = last["scimcert"].results / last["scim2-tester"].results
     print(f"ratio scimcert / scim2-tester: {ratio:.2f} (goal <= 1.0), judging {results:.1f}x the results (goal >= 5)")
-    per_result = {tool: 1000 * medians[tool] / found[-1][2] for tool, found in runs.items()}
+    per_result = {tool: 1000 * medians[tool] / last[tool].results for tool in runs}
     print(f"per requirement result: scimcert {per_result['scimcert']:.1f} ms, scim2-tester "
           f"{per_result['scim2-tester']:.1f} ms (ratio {per_result['scimcert'] / per_result['scim2-tester']:.2f})")
     if served["scimcert"] is not None:
-        floor = served["scimcert"] / medians["scim2-tester"]
+        each = {tool: 1000 * served[tool] / last[tool].requests for tool in runs}
         print(f"floor: scim2-server spent {served['scimcert']:.2f} s of CPU answering scimcert's requests "
-              f"({1000 * served['scimcert'] / runs['scimcert'][-1][1]:.2f} ms each; scim2-tester's: "
-              f"{1000 * served['scim2-tester'] / runs['scim2-tester'][-1][1]:.2f} ms), on one core: no client "
-              f"sending them can finish under {floor:.2f}x scim2-tester's wall time")
+              f"({each['scimcert']:.2f} ms each; scim2-tester's: {each['scim2-tester']:.2f} ms), on one core: "
+              f"no client sending them can finish under {served['scimcert'] / medians['scim2-tester']:.2f}x "
+              f"scim2-tester's wall time")
         cores = os.cpu_count() or 1
         both = client["scimcert"] + served["scimcert"]
         print(f"floor: scimcert's run took {both:.2f} s of CPU (its own {client['scimcert']:.2f} s and the server's), "
