@@ -26,7 +26,7 @@ from .client import ScimClient, WriteRefused
 from .data import UserFactory, user_name_prefix
 from .paths import SUITES
 from .profiles import ProfileError, profiles, select
-from .quiet import QuietFirstScheduling, read_hints, write_hints
+from .quiet import QuietFirstScheduling, run_order
 from .records import CheckRecord, Result
 from .requirements import CatalogueError, catalogue, lookup
 from .run import BOUND_REACHED, Run
@@ -288,12 +288,7 @@ class ConformancePlugin:
                 problems.append(f"{item.nodeid}: {exc}")
         if problems:
             raise pytest.UsageError("requirement catalogue errors:\n  " + "\n  ".join(problems))
-
-    @pytest.hookimpl(tryfirst=True, specname="pytest_collection_finish")
-    def pytest_collection_finish_hints(self, session: pytest.Session) -> None:
-        """xdist worker, before xdist reports its collection: what the controller's scheduler reads of it."""
-        if self.run.is_worker:
-            write_hints(self.run.shared_dir, session.config.workerinput["workerid"], session.items)
+        run_order(items)  # quiet checks first: the same order serially and in every xdist worker
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if session.config.option.collectonly:
@@ -318,11 +313,12 @@ class ConformancePlugin:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
-        """The run's scheduler for xdist's default modes (load, worksteal): quiet checks first, one to each
-        worker in turn (scimcert.quiet.QuietFirstScheduling); another --dist keeps xdist's own."""
+        """The run's scheduler for xdist's default modes (load, worksteal): the checks in the run's order,
+        quiet checks first, one to each worker in turn (scimcert.quiet.QuietFirstScheduling); another --dist
+        keeps xdist's own."""
         if config.getoption("dist") not in ("load", "worksteal"):
             return None
-        return QuietFirstScheduling(config, log, lambda node: read_hints(self.run.shared_dir, node.gateway.id))
+        return QuietFirstScheduling(config, log)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):

@@ -41,13 +41,12 @@ parallel run there may find the tenant moving (the import checks then say so in 
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -265,34 +264,28 @@ class QuietTenant:
 
 # ---- scheduling (the pytest-xdist controller) ---------------------------------------------------
 
-def hints_path(directory: Path, worker: str) -> Path:
-    """Where a worker leaves what the controller's scheduler needs to know of its collection."""
-    return Path(directory) / f"schedule-{worker}.json"
+def run_order(items: list) -> None:
+    """Sort `items` (a collection of checks) into the run's order, the same serially and under xdist (each
+    worker sorts its collection so, and QuietFirstScheduling sends the checks in it): the quiet_tenant checks
+    first, those that create users before those that only read (these can join a walk at any time); then the
+    rest; then the readers, the checks that ask for no `users` fixture (a hint: they create no user of their
+    own, and are short: they even out the end of a parallel run). Each group keeps collection order.
 
-
-def write_hints(directory: Path, worker: str, items: Sequence) -> None:
-    """Worker side, once collected (before xdist reports the collection to the controller): the node ids of
-    the quiet_tenant checks, and of the readers, the checks that ask for no `users` fixture (a hint: they
-    create no user of their own, and are short)."""
-    path = hints_path(directory, worker)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps({
-        "quiet": [item.nodeid for item in items if item.get_closest_marker("quiet_tenant")],
-        "readers": [item.nodeid for item in items if "users" not in getattr(item, "fixturenames", ())]}))
-    partial.replace(path)
-
-
-def read_hints(directory: Path, worker: str) -> dict:
-    path = hints_path(directory, worker)
-    return json.loads(path.read_text()) if path.is_file() else {}
+    The walks so read the tenant before the run's other checks have added their users (they are removed at
+    the end): a walk's pages cost the target what the tenant holds, not that and the run's users too."""
+    def group(item) -> int:
+        reader = "users" not in getattr(item, "fixturenames", ())
+        if item.get_closest_marker("quiet_tenant") is not None:
+            return 1 if reader else 0
+        return 3 if reader else 2
+    items.sort(key=group)
 
 
 class QuietFirstScheduling:
     """The run's pytest-xdist scheduler (scimcert/plugin.py installs it for `--dist load` and `worksteal`).
 
-    The quiet_tenant checks go out first (those that create users before those that only read: these can
-    join a walk at any time), then the rest, then the readers (short checks: they even out the end of the
-    run), each group in collection order. Scheduling starts once every worker has collected
+    The checks go out in collection order, which is the run's order (`run_order`: the quiet_tenant checks
+    first, then the rest, then the readers). Scheduling starts once every worker has collected
     (the same checks, as xdist requires), and a worker holds two checks: the one it runs, and the next,
     which it must know to start the first. So the quiet checks start together, one on every worker: their
     creates happen together, then their walks (QuietTenant lets a walk wait for the quiet checks still
@@ -300,25 +293,21 @@ class QuietFirstScheduling:
     with the others when they end. The other checks' writes wait for two short eras of walks at the start
     of the run, not again and again; the last checks go to whichever worker is free."""
 
-    def __init__(self, config, log, hints_of: Callable[[object], dict]):
+    def __init__(self, config, log):
         from xdist.workermanage import parse_tx_spec_config
 
         self.numnodes = len(parse_tx_spec_config(config))
         self.config = config
         self.log = log.quietsched if log is not None else (lambda *args: None)
-        self._hints_of = hints_of
         self.node2collection: dict = {}
         self.node2pending: dict = {}
         self.collection: list[str] | None = None
-        self.quiet: deque[int] = deque()  # indices into the collection not sent yet, by group
-        self.rest: deque[int] = deque()
-        self.readers: deque[int] = deque()
-        self._is_quiet: set[int] = set()
+        self.waiting: deque[int] = deque()  # indices into the collection not sent yet
 
     @property
     def pending(self) -> list[int]:
         """The checks not sent to any worker yet, in the order they go out."""
-        return [*self.quiet, *self.rest, *self.readers]
+        return list(self.waiting)
 
     @property
     def nodes(self) -> list:
@@ -352,16 +341,11 @@ class QuietFirstScheduling:
         self._complete(node)
 
     def _complete(self, node) -> None:
-        """Once every worker expected has collected: the checks in the order they go out."""
+        """Once every worker expected has collected: the checks, in collection order (the run's order)."""
         if self.collection is not None or not self.node2collection or len(self.node2collection) < self.numnodes:
             return
         self.collection = list(self.node2collection[node])
-        hints = self._hints_of(node)
-        quiet, readers = set(hints.get("quiet", ())), set(hints.get("readers", ()))
-        for index, nodeid in enumerate(self.collection):
-            (self.quiet if nodeid in quiet else self.readers if nodeid in readers else self.rest).append(index)
-        self.quiet = deque(sorted(self.quiet, key=lambda index: self.collection[index] in readers))
-        self._is_quiet = set(self.quiet)
+        self.waiting = deque(range(len(self.collection)))
 
     def _refuse(self, node, collection: Sequence[str], first: list[str]) -> None:
         """A worker that collected other checks than the first one gets none (xdist's own report)."""
@@ -413,15 +397,14 @@ class QuietFirstScheduling:
         return crashed
 
     def _requeue(self, indices: list[int]) -> None:
-        for index in reversed(indices):
-            (self.quiet if index in self._is_quiet else self.rest).appendleft(index)
+        self.waiting.extendleft(reversed(indices))  # first again, in their order
 
     def _fill(self, node, holding: int) -> None:
         if node.shutting_down or node not in self.node2collection:
             return
         pending = self.node2pending[node]
-        while len(pending) < holding and self.pending:
-            index = next(queue for queue in (self.quiet, self.rest, self.readers) if queue).popleft()
+        while len(pending) < holding and self.waiting:
+            index = self.waiting.popleft()
             pending.append(index)
             node.send_runtest_some([index])
 

@@ -128,9 +128,15 @@ def text(user_key: int | str) -> str:
 def small_count(client, idp) -> int:
     """A count that pages the tenant in about SMALL_PAGES short pages (at least SMALL_COUNT a page, at most
     the IdP's own count: RFC 7644 §3.4.2.4 lets a server return fewer than a count asked for, so pages larger
-    than the IdP's are not asked for), read from totalResults of the first small page."""
+    than the IdP's are not asked for), read from totalResults of the first small page. Where a smaller count
+    can (down to SMALL_COUNT), the last page is left short: only a short page tells itemsPerPage (the number
+    returned) from the count asked for, whatever the tenant's size. Never a larger count: a totalResults
+    that is only the page size (2) must stay below the check's own 3 users."""
     total = total_of(client, idp, 1, SMALL_COUNT)[1] or 0
-    return min(okta_count(idp), max(SMALL_COUNT, -(-total // SMALL_PAGES)))
+    count = min(okta_count(idp), max(SMALL_COUNT, -(-total // SMALL_PAGES)))
+    while total % count == 0 and count > SMALL_COUNT:
+        count -= 1
+    return count
 
 
 def total_of(client, idp, start: int, count: int) -> tuple[Exchange, int | None]:

@@ -21,9 +21,8 @@ from scimcert.quiet import (
     QuietOrderError,
     QuietTenant,
     is_write,
-    read_hints,
     reads_the_list,
-    write_hints,
+    run_order,
 )
 
 BASE = "https://scim.example.com/scim/v2"
@@ -236,13 +235,12 @@ class Node:
         self.shutting_down = True
 
 
-COLLECTION = ["t.py::q1", "t.py::a", "t.py::r1", "t.py::q2", "t.py::b", "t.py::r2", "t.py::q3", "t.py::c"]
-HINTS = {"quiet": ["t.py::q1", "t.py::q2", "t.py::q3"], "readers": ["t.py::r1", "t.py::r2"]}
+COLLECTION = ["t.py::q1", "t.py::q2", "t.py::q3", "t.py::a", "t.py::b", "t.py::c", "t.py::r1", "t.py::r2"]  # run order
 
 
 def scheduler(nodes: int) -> tuple[QuietFirstScheduling, list[Node]]:
     config = SimpleNamespace(getvalue=lambda name: [f"{nodes}*popen"] if name == "tx" else None, hook=None)
-    sched = QuietFirstScheduling(config, None, lambda node: HINTS)
+    sched = QuietFirstScheduling(config, None)
     workers = [Node(f"gw{i}") for i in range(nodes)]
     for node in workers:
         sched.add_node(node)
@@ -253,7 +251,7 @@ def names(node: Node) -> list[str]:
     return [COLLECTION[i].split("::")[1] for i in node.sent]
 
 
-def test_scheduling_waits_for_every_worker_then_sends_quiet_checks_first_one_each():
+def test_scheduling_waits_for_every_worker_then_sends_the_checks_in_run_order_one_each():
     sched, (gw0, gw1) = scheduler(2)
     sched.add_node_collection(gw0, COLLECTION)
     assert not sched.collection_is_completed  # the quiet checks start together, on every worker
@@ -291,16 +289,30 @@ def test_the_checks_of_a_worker_that_died_go_to_the_others():
         sched.add_node_collection(node, COLLECTION)
     sched.schedule()
     assert sched.remove_node(gw0) == "t.py::q1"  # the one it was running
-    assert COLLECTION.index("t.py::q3") in sched.node2pending[gw1] + list(sched.quiet)
+    assert sched.pending[0] == COLLECTION.index("t.py::q3")  # first again: the quiet check it held next
 
 
-def test_hints_from_the_worker_collection(tmp_path):
-    items = [SimpleNamespace(nodeid="t.py::q", fixturenames=["users"], get_closest_marker=lambda name: name),
-             SimpleNamespace(nodeid="t.py::r", fixturenames=["client"], get_closest_marker=lambda name: None),
-             SimpleNamespace(nodeid="t.py::w", fixturenames=["users"], get_closest_marker=lambda name: None)]
-    write_hints(tmp_path, "gw3", items)
-    assert read_hints(tmp_path, "gw3") == {"quiet": ["t.py::q"], "readers": ["t.py::r"]}
-    assert read_hints(tmp_path, "gw4") == {}
+def check(name: str, *fixtures: str, quiet: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(name=name, fixturenames=["client", *fixtures],
+                           get_closest_marker=lambda marker: marker if quiet and marker == "quiet_tenant" else None)
+
+
+def test_run_order_puts_quiet_checks_first_then_the_rest_then_the_readers():
+    items = [check("r1"), check("w1", "users"), check("qr", quiet=True), check("q1", "users", quiet=True),
+             check("w2", "users"), check("r2"), check("q2", "users", quiet=True)]
+    run_order(items)
+    # quiet checks that create users, then quiet readers (they join a walk at any time), the rest, the readers;
+    # each group in collection order
+    assert [item.name for item in items] == ["q1", "q2", "qr", "w1", "w2", "r1", "r2"]
+
+
+def test_a_serial_run_walks_before_the_other_checks_create(tmp_path):
+    """The collection itself is in the run's order: a serial run's import walks come before the creates of
+    the other capabilities, as under xdist."""
+    run = run_suite(tmp_path / "reports", "--collect-only", "--idp", "okta")
+    assert run.returncode == 0, run.stdout[-2000:]
+    order = [line.split("::")[0] for line in run.stdout.splitlines() if "::" in line]
+    assert order.index("suites/test_create.py") > max(i for i, path in enumerate(order) if path == "suites/test_import.py")
 
 
 def test_a_worker_gone_before_the_others_collected_is_not_waited_for():
@@ -311,7 +323,8 @@ def test_a_worker_gone_before_the_others_collected_is_not_waited_for():
 
 
 def test_an_xdist_run_starts_with_the_quiet_checks(tmp_path):
-    """The workers' hints reach the controller's scheduler: each worker starts with a quiet_tenant check
+    """Each worker's collection is in the run's order, which the controller's scheduler follows: each worker
+    starts with a quiet_tenant check
     (bench/timeline.py records when each check of each worker started)."""
     timeline = tmp_path / "timeline"
     timeline.mkdir()
