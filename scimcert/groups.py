@@ -17,7 +17,6 @@ from .resources import GROUP
 from .suites import dig, is_endpoint, resource_types, resources
 
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 def needs_groups(client, discovered: dict) -> None:
@@ -69,9 +68,8 @@ def member_ids(group: Any) -> list[str]:
 def judge_members(verdict, requirement: str, read: Exchange, wanted: list[str], message: str, *,
                   may_omit: bool = False) -> None:
     """`requirement`: GET /Groups/{id} (`read`) lists exactly the member ids `wanted`, in any order. `may_omit`:
-    the IdP does not need the server to return members (Entra: «It isn't necessary to support returning all the
-    members of the group», https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups)
-    and nothing has shown yet that this server does (with_members has, for the checks that use it): an answer
+    the IdP does not need the server to return members (its profile's `membersOptional` quotes where it says so;
+    Entra: «It isn't necessary to support returning all the members of the group») and nothing has shown yet that this server does (with_members has, for the checks that use it): an answer
     without any members attribute where members are wanted is then not judged."""
     if may_omit and wanted and read.status == 200 and dig(read.json, "members") is None:
         return

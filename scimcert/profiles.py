@@ -89,6 +89,7 @@ class Profile:
     unknown_ids: tuple[str, ...] = ()
     lacks: dict[str, str] = field(default_factory=dict)
     response_content_types: tuple[str, ...] = ("application/scim+json",)
+    members_optional: str | None = None  # where the IdP says a group answer need not list members (its source)
     chosen: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -182,6 +183,7 @@ def load(path) -> Profile:
         body_content_type=data["bodyContentType"], reads=data.get("reads"), steps=data["steps"],
         unknown_ids=tuple(data.get("unknownIds", ())), lacks=dict(data.get("lacks", {})),
         response_content_types=tuple(data.get("responseContentTypes", ("application/scim+json",))),
+        members_optional=data.get("membersOptional"),
     )
 
 
