@@ -12,7 +12,8 @@ run's conformance.json and transcripts:
   walk read twice to compare, page 1 read again to know the tenant held still, a user read before and after
   a refused write);
 - the reports' sizes, file by file (Allure's results, containers and attachments apart), and in all, and how long
-  writing them took after the last check (the console's "written in");
+  writing them took: while the checks ran (Allure's files and the transcript, every process's, bench/timeline.py
+  times them) and after the last check (the console's "written in");
 - the longest chain of sequential requests in one check (requests that overlap in time count once);
 - where the wall time went (bench/timeline.py records it): until the first check starts (interpreter,
   imports, collection, xdist's workers), the checks, after the last check (its cleanup is in the checks;
@@ -76,7 +77,13 @@ def run(workers: int | None, extra: list[str], target: dict | None = None) -> di
             "requirements": document["summary"]["requirements"], "requests": sum(methods.values()),
             "methods": dict(sorted(methods.items())), **account(document, records, events),
             "timeline": timeline_of(events, began, wall), "sizes": dict(sizes), "allure": dict(allure),
-            "write_seconds": float(written.group(1)) if written else None}
+            "write_seconds": float(written.group(1)) if written else None, "writing": writing_of(events)}
+
+
+def writing_of(events: list[dict]) -> dict:
+    """The report writing of every process while its checks ran (bench/timeline.py's `writing` records)."""
+    found = [e for e in events if e["kind"] == "writing"]
+    return {key: sum(e[key] for e in found) for key in ("allure", "allureFiles", "transcript")}
 
 
 def chain(exchanges: list[dict], sent: dict[str, list[float]]) -> int:
@@ -191,8 +198,13 @@ def main() -> None:
               f"the check between): {sum(row['identical_reads'].values())}")
         for (check, step), count in row["identical_reads"].most_common():
             print(f"    {count:>3} {check} ({step})")
-        print(f"  report files: {row['sizes']}; in all {sum(row['sizes'].values()) / 1e6:.2f} MB; written in "
-              + (f"{row['write_seconds']:.2f} s" if row["write_seconds"] is not None else "?"))
+        writing, after = row["writing"], row["write_seconds"]
+        print(f"  report files: {row['sizes']}; in all {sum(row['sizes'].values()) / 1e6:.2f} MB")
+        during = writing["allure"] + writing["transcript"]
+        print(f"  report writing: {writing['allure']:.2f} s for Allure's {writing['allureFiles']} files and "
+              f"{writing['transcript']:.2f} s for the transcript while the checks ran; "
+              + (f"{after:.2f} s after the last check (the console's 'written in'); {during + after:.2f} s in all"
+                 if after is not None else "? s after the last check"))
         print(f"  allure-results by kind: {row['allure']}")
         length, nodeid, requests = row["longest"]
         print(f"  longest chain of sequential requests in one check: {length} ({nodeid}"

@@ -2,8 +2,11 @@
 
 In the folder BENCH_TIMELINE names, each process of the run (serial, or each xdist worker) writes JSON
 lines: one per check (`check`: node id, process, when it started and ended, whether it is a quiet_tenant
-check, and when each of its requests left and was answered, by exchange id), and one at its end (`waited`:
-the seconds it waited for the quiet tenant, writes and walks, scimcert/quiet.py). Times are time.time().
+check, and when each of its requests left and was answered, by exchange id), and two at its end (`waited`:
+the seconds it waited for the quiet tenant, writes and walks, scimcert/quiet.py; `writing`: the CPU seconds its
+threads spent writing report files while its checks ran, in Allure's file hooks and in the transcript's writes,
+and how many Allure files, time.thread_time, so a thread waiting for the GIL counts nothing). Other times are
+time.time().
 """
 
 from __future__ import annotations
@@ -13,12 +16,57 @@ import os
 import time
 from pathlib import Path
 
+import allure_commons
 import pytest
+
+from scimcert import transcript
 
 FOLDER = os.environ.get("BENCH_TIMELINE")
 PROCESS = os.environ.get("PYTEST_XDIST_WORKER", "main")
 _sent: list[tuple[object, float]] = []  # (exchange, when it left) of the check under way
 _hooked: set[int] = set()
+_writing = {"allure": 0.0, "allureFiles": 0, "transcript": 0.0}  # this process's report writing during the checks
+
+
+class AllureWriting:
+    """A wrapper of Allure's file hooks (every registered logger, scimcert.allure_files' among them): their time."""
+
+    @staticmethod
+    def _timed(files: int):
+        started = time.thread_time()
+        yield
+        _writing["allure"] += time.thread_time() - started
+        _writing["allureFiles"] += files
+
+    @allure_commons.hookimpl(hookwrapper=True)
+    def report_result(self, result):
+        yield from self._timed(1)
+
+    @allure_commons.hookimpl(hookwrapper=True)
+    def report_container(self, container):
+        yield from self._timed(0)  # not every container is written (scimcert.allure_files)
+
+    @allure_commons.hookimpl(hookwrapper=True)
+    def report_attached_data(self, body, file_name):
+        yield from self._timed(1)
+
+    @allure_commons.hookimpl(hookwrapper=True)
+    def report_attached_file(self, source, file_name):
+        yield from self._timed(1)
+
+
+def _timed(write):
+    def timed(self, record: dict) -> None:
+        started = time.thread_time()
+        try:
+            write(self, record)
+        finally:
+            _writing["transcript"] += time.thread_time() - started
+    return timed
+
+
+allure_commons.plugin_manager.register(AllureWriting())
+transcript.Writer.write = _timed(transcript.Writer.write)
 
 
 def _write(record: dict) -> None:
@@ -65,3 +113,4 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     waited = getattr(getattr(run, "quiet", None), "waited", None)
     if waited is not None and (run.is_worker or session.config.pluginmanager.get_plugin("dsession") is None):
         _write({"kind": "waited", "process": PROCESS, **waited})
+    _write({"kind": "writing", "process": PROCESS, **_writing})

@@ -8,9 +8,10 @@ each, as a user would (a fresh process each, start-up included, with Python's by
 - scim2-tester: `check_server` over scim2-client's HTTP engine, everything it checks.
 
 It prints both medians, their ratio (scimcert / scim2-tester), and each tool's requests (counted on
-the wire: scimcert's transcript, an httpx event hook for scim2-tester) and results (scimcert's
-requirement results, scim2-tester's CheckResults). Issue 14's goal: a ratio of at most 1.0 while
-judging at least 5 times as many results.
+the wire: scimcert's transcript, an httpx event hook for scim2-tester) and results judged (scimcert's
+requirement results, scim2-tester's CheckResults), with those each skipped apart: a skipped result
+judged nothing and is not counted. Issue 14's goal: a ratio of at most 1.0 while judging at least 5
+times as many results.
 
 Where the time goes, per tool (medians): the CPU seconds of the tool's own process (its client) and of
 the scim2-server process while the tool ran (read from /proc on Linux). scim2-server answers in Python
@@ -50,7 +51,8 @@ http = httpx2.Client(base_url=sys.argv[1], headers={"Authorization": "Bearer " +
 client = SyncSCIMClient(http)
 client.discover()
 results = check_server(client, raise_exceptions=False)
-print(json.dumps({"requests": len(sent), "results": len(results)}))
+judged = [result for result in results if result.status.name != "SKIPPED"]
+print(json.dumps({"requests": len(sent), "results": len(judged), "skipped": len(results) - len(judged)}))
 """
 
 
@@ -81,16 +83,17 @@ def children_cpu() -> float:
 class Run(NamedTuple):
     seconds: float
     requests: int
-    results: int
+    results: int  # judged: passed, warned, failed or errored; a result the tool skipped judged nothing
+    skipped: int
     tool_cpu: float
     server_cpu: float | None  # the server's CPU seconds while the tool ran; None without /proc
 
 
 def measured(tool, base: str, server: int) -> Run:
     client, served = children_cpu(), cpu_seconds(server)
-    seconds, requests, results = tool(base)
+    seconds, requests, results, skipped = tool(base)
     after = cpu_seconds(server)
-    return Run(seconds, requests, results, children_cpu() - client,
+    return Run(seconds, requests, results, skipped, children_cpu() - client,
                None if served is None or after is None else after - served)
 
 
@@ -99,7 +102,7 @@ def median(runs: list[Run], field: str) -> float | None:
     return None if None in values else statistics.median(values)
 
 
-def scimcert(base: str) -> tuple[float, int, int]:
+def scimcert(base: str) -> tuple[float, int, int, int]:
     environment = user_environment(SCIM_BASE_URL=base, SCIM_TOKEN=TOKEN)
     with tempfile.TemporaryDirectory() as reports:
         started = time.perf_counter()
@@ -107,17 +110,18 @@ def scimcert(base: str) -> tuple[float, int, int]:
                         reports], cwd=ROOT, env=environment, capture_output=True, check=False)
         seconds = time.perf_counter() - started
         requests = sum(1 for _ in transcript.records(Path(reports)))
-        summary = json.loads((Path(reports) / "conformance.json").read_text())["summary"]
-    return seconds, requests, sum(summary["requirementResults"].values())
+        results = json.loads((Path(reports) / "conformance.json").read_text())["summary"]["requirementResults"]
+    skipped = results.get("skipped", 0)
+    return seconds, requests, sum(results.values()) - skipped, skipped
 
 
-def peer(base: str) -> tuple[float, int, int]:
+def peer(base: str) -> tuple[float, int, int, int]:
     started = time.perf_counter()
     finished = subprocess.run([sys.executable, "-c", PEER, base, TOKEN], capture_output=True, text=True, check=True,
                               env=user_environment())
     seconds = time.perf_counter() - started
     counts = json.loads(finished.stdout.strip().splitlines()[-1])
-    return seconds, counts["requests"], counts["results"]
+    return seconds, counts["requests"], counts["results"], counts["skipped"]
 
 
 def main() -> int:
@@ -142,16 +146,17 @@ def main() -> int:
     client = {tool: median(found, "tool_cpu") for tool, found in runs.items()}
     served = {tool: median(found, "server_cpu") for tool, found in runs.items()}
     last = {tool: found[-1] for tool, found in runs.items()}  # the counts printed are the last run's
-    print(f"{'tool':<13} {'median s':>8} {'requests':>8} {'results':>8} {'tool CPU s':>10} {'server CPU s':>12}")
+    print(f"{'tool':<13} {'median s':>8} {'requests':>8} {'judged':>8} {'skipped':>8} {'tool CPU s':>10} "
+          f"{'server CPU s':>12}")
     for tool in runs:
         server_cpu = "n/a" if served[tool] is None else f"{served[tool]:.2f}"
         print(f"{tool:<13} {medians[tool]:>8.2f} {last[tool].requests:>8} {last[tool].results:>8} "
-              f"{client[tool]:>10.2f} {server_cpu:>12}")
+              f"{last[tool].skipped:>8} {client[tool]:>10.2f} {server_cpu:>12}")
     ratio = medians["scimcert"] / medians["scim2-tester"]
     results = last["scimcert"].results / last["scim2-tester"].results
     print(f"ratio scimcert / scim2-tester: {ratio:.2f} (goal <= 1.0), judging {results:.1f}x the results (goal >= 5)")
     per_result = {tool: 1000 * medians[tool] / last[tool].results for tool in runs}
-    print(f"per requirement result: scimcert {per_result['scimcert']:.1f} ms, scim2-tester "
+    print(f"per judged result: scimcert {per_result['scimcert']:.1f} ms, scim2-tester "
           f"{per_result['scim2-tester']:.1f} ms (ratio {per_result['scimcert'] / per_result['scim2-tester']:.2f})")
     if served["scimcert"] is not None:
         each = {tool: 1000 * served[tool] / last[tool].requests for tool in runs}

@@ -236,6 +236,7 @@ class ConformancePlugin:
 
     def __init__(self, run: Run):
         self.run = run
+        self.allure_files = None  # this process's Allure file logger, where scimcert names the folder
         run.quiet.share(run.is_worker)  # xdist workers share the tenant: quiet checks take its locks
 
     # ---- collection ------------------------------------------------------------------------
@@ -249,7 +250,12 @@ class ConformancePlugin:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Before any check (and whatever the verbosity, before xdist starts its workers): the target and the
         run tag, so a run killed with SIGKILL, which never reaches its cleanup, can still be swept; then the
-        preflight, which ends a run against a target set up wrong with one line and its own exit code."""
+        preflight, which ends a run against a target set up wrong with one line and its own exit code. In every
+        process: the Allure folder scimcert names is written by scimcert.allure_files."""
+        if self.run.allure_dir is not None:
+            from . import allure_files
+
+            self.allure_files = allure_files.adopt()
         if self.run.is_worker or session.config.option.collectonly:
             return
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -291,6 +297,8 @@ class ConformancePlugin:
         run_order(items)  # quiet checks first: the same order serially and in every xdist worker
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.allure_files is not None:
+            self.allure_files.describe_once(session.items)
         if session.config.option.collectonly:
             reporter = session.config.pluginmanager.get_plugin("terminalreporter")
             reporter.write_line("\nrequirements per check:")
@@ -381,6 +389,8 @@ class ConformancePlugin:
             return
         import allure
 
+        from .allure_files import WARNED
+
         idp = _idp_of(item)
         strictest = min(verdict.declared, key=lambda r: r.rank)
         allure.dynamic.epic(profiles()[idp].name if idp else "RFC 7643/7644")
@@ -390,7 +400,7 @@ class ConformancePlugin:
         allure.dynamic.severity({"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}[strictest.level])
         if verdict.warnings and not verdict.failures:  # passed in Allure's status, so said where it is seen
             allure.dynamic.tag("scimcert-warning")
-            allure.dynamic.label("scimcert_outcome", "warning")
+            allure.dynamic.label(WARNED, "warning")
             allure.dynamic.description("SHOULD violated (a warning, not a failure):\n"
                                        + verdict.report(verdict.warnings))
         for finding in [f for f in verdict.findings if not f.ok and f.exchange is not None]:
@@ -470,6 +480,4 @@ class ConformancePlugin:
         self.run.settle_ledger()
         if session.config.option.xmlpath:  # pytest's junitxml plugin has written it by now (we run last)
             reports.finish_junit(Path(session.config.option.xmlpath), self.run)
-        if self.run.allure_dir is not None:  # every process's allure-pytest has written its files by now
-            reports.compact_allure(self.run.allure_dir)
         self.run.report_seconds = time.perf_counter() - started

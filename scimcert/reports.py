@@ -12,7 +12,6 @@ import re
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from importlib import metadata
-from pathlib import Path
 from xml.etree import ElementTree
 
 from . import __version__
@@ -554,53 +553,6 @@ def _requirements_html(doc: dict) -> list[str]:
                     f"<td class=meta>{_linked(requirement['source'])}</td></tr>")
     return ["<table><tr><th>ID</th><th>level</th><th>result</th><th>statement</th>"
             "<th>source</th></tr>"] + rows + ["</table>"]
-
-
-# ---- Allure ----------------------------------------------------------------------------------
-
-HARNESS_FIXTURES = ("verdict", "client", "users")  # scimcert's own per-check fixtures (scimcert/plugin.py)
-
-
-ALLURE_NOISE = ("host", "thread", "framework", "language")  # labels allure-pytest adds that say nothing of a check
-
-
-def compact_allure(folder: Path) -> None:
-    """allure-pytest writes a container file for every fixture of every check, and one for each parameter of a
-    parametrized check, which names no test (no `children`: Allure shows it nowhere). Those go, and so do the
-    containers of scimcert's own per-check fixtures (verdict, client, users) when they set up and tore down
-    cleanly: they say only that a check had its harness. A container that failed, and every other fixture's
-    (the target's, a suite's own), stays. In the results, the labels of the machine and the tool
-    (ALLURE_NOISE) go, and a check's docstring, written on each of its parameter sets alike, stays on the
-    first (by name) while the others say where it is."""
-    for path in folder.glob("*-container.json"):
-        try:
-            container = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError):
-            continue
-        if not container.get("children") or _clean_harness(container):
-            path.unlink(missing_ok=True)
-    checks: dict[str, list[tuple[Path, dict]]] = {}
-    for path in folder.glob("*-result.json"):
-        try:
-            result = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError):
-            continue
-        checks.setdefault(result.get("fullName", path.name), []).append((path, result))
-    for parameter_sets in checks.values():
-        parameter_sets.sort(key=lambda item: item[1].get("name", ""))
-        first = parameter_sets[0][1].get("name", "")
-        for number, (path, result) in enumerate(parameter_sets):
-            result["labels"] = [label for label in result.get("labels", []) if label.get("name") not in ALLURE_NOISE]
-            if number and result.get("description"):
-                result["description"] = f"Described in {first}."
-            path.write_text(json.dumps(result, ensure_ascii=False), "utf-8")
-
-
-def _clean_harness(container: dict) -> bool:
-    befores, afters = container.get("befores", []), container.get("afters", [])
-    return (bool(befores) and all(f.get("name", "").split("::")[0] in HARNESS_FIXTURES for f in befores + afters)
-            and all(f.get("status") == "passed" for f in befores)
-            and all(f.get("status", "passed") == "passed" for f in afters))
 
 
 # ---- JUnit -----------------------------------------------------------------------------------

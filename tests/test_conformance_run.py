@@ -117,6 +117,15 @@ def test_allure_labels_name_idp_capability_requirement_and_severity(clean_run):
     containers = [json.loads(p.read_text()) for p in (clean_run.reports / "allure-results").glob("*-container.json")]
     assert all(c.get("children") for c in containers)  # the compacted folder: no container that names no test
     assert {f["name"] for c in containers for f in c.get("befores", [])} >= {"target"}
+    assert not {label["name"] for result in results for label in result["labels"]} & {"host", "thread"}
+    by_check: dict[str, list[dict]] = {}
+    for result in results:
+        by_check.setdefault(result["fullName"], []).append(result)
+    several = [sorted(sets, key=lambda r: r["name"]) for sets in by_check.values() if len(sets) > 1]
+    assert several
+    for first, *others in several:  # a check's docstring once, on its first parameter set; the others point there
+        assert first.get("description", "").strip() and not first["description"].startswith("Described in")
+        assert all(r.get("description") == f"Described in {first['name']}." for r in others), first["fullName"]
 
 
 def test_tokens_never_appear_in_any_output(clean_run):

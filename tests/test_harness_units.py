@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -512,13 +513,20 @@ def test_the_transcript_writes_a_repeated_body_once_and_reads_every_record_whole
 
 
 def _container(befores, afters=(), children=("a-test",)):
-    return {"uuid": "u", "children": list(children), "befores": list(befores), "afters": list(afters)}
+    from allure_commons.model2 import TestAfterResult, TestBeforeResult, TestResultContainer
+
+    return TestResultContainer(uuid="u", children=list(children), befores=[TestBeforeResult(**f) for f in befores],
+                               afters=[TestAfterResult(**f) for f in afters])
 
 
-def test_allure_keeps_the_containers_that_say_something(tmp_path):
-    """Containers naming no test, and scimcert's own per-check fixtures that set up cleanly, go; a harness
-    fixture that failed, the target's and a suite's own fixtures stay; results are not touched."""
-    from scimcert.reports import compact_allure
+def _written(folder: Path, pattern: str) -> list[dict]:
+    return sorted((json.loads(p.read_text()) for p in folder.glob(pattern)), key=lambda found: found.get("name", ""))
+
+
+def test_allure_writes_only_the_containers_that_say_something(tmp_path):
+    """Containers naming no test, and scimcert's own per-check fixtures that set up cleanly, are never written;
+    a harness fixture that failed, the target's and a suite's own fixtures are."""
+    from scimcert.allure_files import AllureFiles
 
     passed = {"status": "passed", "start": 1, "stop": 2}
     containers = {
@@ -531,13 +539,59 @@ def test_allure_keeps_the_containers_that_say_something(tmp_path):
         "target": _container([{"name": "target", **passed}], children=("a-test", "another-test")),
         "suite-fixture": _container([{"name": "seeded", **passed}]),
     }
+    files = AllureFiles(tmp_path)
     for name, container in containers.items():
-        (tmp_path / f"{name}-container.json").write_text(json.dumps(container))
-    (tmp_path / "a-result.json").write_text("{}")
-    compact_allure(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "a-result.json", "client-teardown-failed-container.json", "suite-fixture-container.json",
-        "target-container.json", "users-broken-container.json"]
+        container.name = name
+        files.report_container(container)
+    assert [c["name"] for c in _written(tmp_path, "*-container.json")] == [
+        "client-teardown-failed", "suite-fixture", "target", "users-broken"]
+
+
+def test_allure_results_name_no_machine_and_say_a_docstring_once_but_every_warning(tmp_path):
+    """The machine's and the tool's labels are left out; a check's docstring stays on its first parameter set (by
+    name) and the others point there, except a parameter set that warned, whose description is its warning; a
+    check with one parameter set, or none, keeps its docstring."""
+    from allure_commons.model2 import Label, TestResult
+
+    from scimcert.allure_files import WARNED, AllureFiles
+
+    names = ["test_a[okta]", "test_a[entra]", "test_a[onelogin]", "test_b"]
+    files = AllureFiles(tmp_path)
+    files.first_by_name((f"suites.test_x#{name.split('[')[0]}", name) for name in names)
+    for name in names:
+        labels = [Label("host", "a-machine"), Label("thread", "1"), Label("story", "create.user")]
+        warned = name == "test_a[onelogin]"
+        files.report_result(TestResult(
+            uuid=name, name=name, fullName=f"suites.test_x#{name.split('[')[0]}",
+            description="SHOULD violated: the warning" if warned else "What the check sends.",
+            labels=labels + ([Label(WARNED, "warning")] if warned else [])))
+    written = {r["name"]: r for r in _written(tmp_path, "*-result.json")}
+    assert {r["name"]: r["description"] for r in written.values()} == {
+        "test_a[entra]": "What the check sends.", "test_a[okta]": "Described in test_a[entra].",
+        "test_a[onelogin]": "SHOULD violated: the warning", "test_b": "What the check sends."}
+    assert {label["name"] for r in written.values() for label in r["labels"]} == {"story", WARNED}
+
+
+def test_allure_files_take_over_allure_pytests_registered_logger_in_place(tmp_path):
+    """adopt() turns the file logger allure-pytest registered into an AllureFiles, still registered under its name
+    (allure-pytest's cleanup unregisters it by that name); without one, there is nothing to adopt."""
+    import allure_commons
+    from allure_commons.logger import AllureFileLogger
+
+    from scimcert.allure_files import AllureFiles, adopt
+
+    manager = allure_commons.plugin_manager
+    assert all(type(p) is not AllureFileLogger for p in manager.get_plugins())
+    assert adopt() is None
+    logger = AllureFileLogger(tmp_path)
+    manager.register(logger, "a-file-logger")
+    try:
+        assert adopt() is logger and isinstance(logger, AllureFiles)
+        assert manager.get_plugin("a-file-logger") is logger
+        manager.hook.report_container(container=_container([{"name": "verdict", "status": "passed"}]))
+        assert not list(tmp_path.glob("*-container.json"))  # the hook now reaches AllureFiles, not the old logger
+    finally:
+        manager.unregister(name="a-file-logger")
 
 
 def test_conformance_json_keeps_a_passed_findings_evidence_by_reference_and_a_failures_in_full():
