@@ -62,7 +62,7 @@ def says_something(container) -> bool:
     test, and it is not one of scimcert's own per-check fixtures that set up and tore down cleanly (an after
     without a status ended cleanly: allure-pytest leaves it unset)."""
     fixtures = container.befores + container.afters
-    harness = bool(container.befores) and all(f.name.split("::")[0] in HARNESS_FIXTURES for f in fixtures)
+    harness = bool(container.befores) and all((f.name or "").split("::")[0] in HARNESS_FIXTURES for f in fixtures)
     clean = (all(f.status == "passed" for f in container.befores)
              and all(f.status in (None, "passed") for f in container.afters))
     return bool(container.children) and not (harness and clean)
