@@ -69,8 +69,9 @@ def judge_members(verdict, requirement: str, read: Exchange, wanted: list[str], 
                   may_omit: bool = False) -> None:
     """`requirement`: GET /Groups/{id} (`read`) lists exactly the member ids `wanted`, in any order. `may_omit`:
     the IdP does not need the server to return members (its profile's `membersOptional` quotes where it says so;
-    Entra: «It isn't necessary to support returning all the members of the group») and nothing has shown yet that this server does (with_members has, for the checks that use it): an answer
-    without any members attribute where members are wanted is then not judged."""
+    Entra: «It isn't necessary to support returning all the members of the group») and nothing has shown yet that
+    this server does (with_members has, for the checks that use it): an answer without any members attribute
+    where members are wanted is then not judged."""
     if may_omit and wanted and read.status == 200 and dig(read.json, "members") is None:
         return
     verdict.check(requirement, read.status == 200 and sorted(member_ids(read.json)) == sorted(wanted), message,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -56,9 +57,16 @@ def resources(answer: Exchange) -> list[dict]:
     return [r for r in found if isinstance(r, dict)] if isinstance(found, list) else []
 
 
-def integer_paging(body: dict) -> bool:
-    return all(isinstance(body.get(k), int) and not isinstance(body.get(k), bool)
-               for k in ("totalResults", "startIndex", "itemsPerPage"))
+PAGING = ("totalResults", "startIndex", "itemsPerPage")
+
+
+def integer_paging(body: dict, required: Sequence[str] = PAGING) -> bool:
+    """Whether a ListResponse's paging numbers are JSON integers: those `required` present, and any other of
+    them present (not null) too."""
+    def integer(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return (all(integer(body.get(k)) for k in required)
+            and all(integer(body[k]) for k in PAGING if body.get(k) is not None))
 
 
 def is_scim_error(answer: Exchange) -> bool:

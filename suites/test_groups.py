@@ -26,10 +26,12 @@ from scimcert.groups import (
 )
 from scimcert.resources import GROUP
 from scimcert.suites import (
+    PAGING,
     PATCH_OP,
     TOLERANCE,
     dig,
     given_user,
+    integer_paging,
     is_scim_error,
     judge_scim_type,
     needs,
@@ -78,11 +80,10 @@ def test_group_list(idp, client, verdict, users, discovered):
     body = answer.json if isinstance(answer.json, dict) else {}
     verdict.check("groups.list", isinstance(body.get("Resources"), list), "Resources is an array of groups",
                   expected="an array", actual=type(body.get("Resources")).__name__, exchange=answer)
-    given = {k: body[k] for k in ("totalResults", "startIndex", "itemsPerPage") if body.get(k) is not None}
-    verdict.check("groups.list", "totalResults" in given and all(number(v) == v for v in given.values()),
+    verdict.check("groups.list", integer_paging(body, required=("totalResults",)),
                   "totalResults, and startIndex and itemsPerPage where given, are JSON integers (RFC 7644 §3.4.2; "
                   "Okta's need of all three is its overlay's, schema.idp-readable)",
-                  expected="JSON integers", actual=given, exchange=answer)
+                  expected="JSON integers", actual={k: body.get(k) for k in PAGING}, exchange=answer)
     unnamed = [r.get("id") for r in resources(answer) if not (isinstance(r.get("id"), str) and r["id"]
                                                                and isinstance(r.get("displayName"), str))]
     verdict.check("groups.list", bool(resources(answer)) and not unnamed,

@@ -643,3 +643,21 @@ def test_settings_are_typed_frozen_and_describe_themselves():
     assert described["baseUrl"] == "https://scim.example/v2" and described["idps"] == ["okta", "entra"]
     assert described["orgDomains"] == ["example.com"] and described["limits"]["maxRps"] == 5.0
     assert config.load(env={}, available_idps=("okta",))[0].embedded
+
+
+def test_integer_paging_asks_integers_of_the_numbers_required_and_of_any_other_given():
+    """All three required (a user listing): each a JSON integer, not a bool nor a string of digits; only totalResults
+    required (the group list, RFC 7644 §3.4.2 asks startIndex and itemsPerPage of partial results only): an absent
+    or null one passes, one given as a string does not."""
+    from scimcert.suites import integer_paging
+
+    full = {"totalResults": 3, "startIndex": 1, "itemsPerPage": 3}
+    assert integer_paging(full)
+    assert not integer_paging({**full, "itemsPerPage": "3"})
+    assert not integer_paging({**full, "startIndex": True})
+    assert not integer_paging({"totalResults": 3})
+    only_total = ("totalResults",)
+    assert integer_paging({"totalResults": 3}, required=only_total)
+    assert integer_paging({"totalResults": 3, "startIndex": None}, required=only_total)
+    assert not integer_paging({"totalResults": 3, "startIndex": "1"}, required=only_total)
+    assert not integer_paging({"startIndex": 1, "itemsPerPage": 0}, required=only_total)
