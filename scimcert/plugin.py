@@ -76,6 +76,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(*ids): the requirement IDs a check verifies")
     config.addinivalue_line("markers", "quiet_tenant: the check reads the whole user list; under pytest-xdist no "
                                        "other check of the run changes the tenant while it runs (scimcert/quiet.py)")
+    config.addinivalue_line("markers", "holds_writes(key): under pytest-xdist the check runs alone among those of its key, "
+                                       "and no quiet_tenant check reads the list from its first write to the end of "
+                                       "its call (scimcert/quiet.py)")
     if not _collects_suites(config):
         return
     try:
@@ -310,8 +313,12 @@ class ConformancePlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem):
         """A `quiet_tenant` check walks the user list while no write of the run is on the wire, from its
-        first read of the list to the end of its call (scimcert/quiet.py; locks only under pytest-xdist)."""
-        with self.run.quiet.check(quiet=item.get_closest_marker("quiet_tenant") is not None):
+        first read of the list to the end of its call; a `holds_writes(key)` check holds the tenant writing
+        from its first write to the end of its call, alone among those of its key (scimcert/quiet.py; locks
+        only under pytest-xdist)."""
+        holds = item.get_closest_marker("holds_writes")
+        with self.run.quiet.check(quiet=item.get_closest_marker("quiet_tenant") is not None,
+                                  holds_writes=holds.args[0] if holds else None):
             return (yield)
 
     @pytest.hookimpl(tryfirst=True)

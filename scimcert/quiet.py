@@ -17,6 +17,13 @@ A quiet check writes first (its own users), then reads: a write after its first 
 move the list under its own walk and the other quiet checks', so it is refused (QuietOrderError, a
 harness error), in a serial run too, so that the outcome does not depend on `-n`.
 
+A check marked `holds_writes(key)` writes what no other check may meet: it holds the tenant "writing" from
+its first write to the end of its call (not only while each write is on the wire), so no quiet check reads
+the list between, say, a create and the delete that undoes it; and the checks of one key run one at a time
+(each holds `quiet-holds-<key>.lock` for its call), so they do not meet each other's. The guest-create
+check is one: a target that wrongly creates a member with a guest's userName must not turn the guest
+filter and listing checks, nor another IdP's create of that userName, red under `-n` alone.
+
 Why the walks still see a tenant that holds still: from the moment a quiet check starts to walk to the end
 of its call, no write of the run is on the wire or leaves (its own writes all came before; other quiet
 checks walk, and only read; the cleanup runs in a teardown, after the call). The earlier design, a quiet
@@ -98,6 +105,8 @@ class QuietTenant:
         self._holding: set[int] = set()  # id() of those exchanges
         self._quiet = False    # the check in progress is a quiet_tenant check
         self._walking = False  # ... and has read the user list: it holds the tenant walking
+        self._holds: str | None = None  # the check in progress holds_writes (this key) ...
+        self._held = False  # ... and has written: it holds the tenant writing until settle()
         self._me = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._files: dict[str, int] = {}
         self._watched: set[int] = set()
@@ -116,12 +125,16 @@ class QuietTenant:
             client.listeners.append(self.answered)
 
     @contextmanager
-    def check(self, quiet: bool) -> Iterator[None]:
-        """Around one check (setup, call and teardown); a quiet check is creating until it walks."""
+    def check(self, quiet: bool, holds_writes: str | None = None) -> Iterator[None]:
+        """Around one check (setup, call and teardown); a quiet check is creating until it walks; a check that
+        `holds_writes` (a key) runs alone among the checks of its key, and holds the tenant writing from its
+        first write to the end of its call."""
+        if quiet and holds_writes:
+            raise ValueError("a quiet_tenant check reads after it writes: it cannot hold the tenant writing")
         with self._state:
-            self._quiet, self._walking = quiet, False
-            if quiet and self.shared:
-                fcntl.flock(self._fd("creating"), fcntl.LOCK_EX)
+            self._quiet, self._walking, self._holds = quiet, False, holds_writes
+            if self.shared and (quiet or holds_writes):
+                fcntl.flock(self._fd("creating" if quiet else f"holds-{holds_writes}"), fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -134,11 +147,14 @@ class QuietTenant:
             if self.shared:
                 if self._quiet:
                     self._unlock("creating")
+                if self._holds:
+                    self._unlock(f"holds-{self._holds}")
                 if self._walking:
                     self._unlock("walks")
                 if self._writes:
                     self._unlock("writes")
-            self._quiet = self._walking = False
+            self._quiet = self._walking = self._held = False
+            self._holds = None
             self._writes = 0
             self._holding.clear()
 
@@ -171,6 +187,9 @@ class QuietTenant:
                 self.waited["write"] += time.perf_counter() - started
             self._writes += 1
             self._holding.add(id(exchange))
+            if self._holds and not self._held:  # a write that no answer lets go of: until settle()
+                self._writes += 1
+                self._held = True
 
     def _walk(self, exchange) -> None:
         with self._state:
@@ -190,7 +209,7 @@ class QuietTenant:
 
     def _fd(self, role: str) -> int:
         """An open file per role (flock holds per open file): gate, writes, writes-probe, walks, walks-probe,
-        and this QuietTenant's creating."""
+        holds-<key>, and this QuietTenant's creating."""
         if role not in self._files:
             self.directory.mkdir(parents=True, exist_ok=True)
             name = f"creating-{self._me}" if role == "creating" else role.removesuffix("-probe")

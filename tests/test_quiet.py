@@ -6,6 +6,7 @@ and flock holds per open file, so they exclude each other as two processes do.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import pytest
-from suite_runs import ROOT, run_suite
+from suite_runs import ROOT, external, run_suite
 
 from scimcert import quiet
 from scimcert.quiet import (
@@ -24,6 +25,8 @@ from scimcert.quiet import (
     reads_the_list,
     run_order,
 )
+from scimcert.reference import ReferenceServer
+from scimcert.reference.faults import layers_for
 
 BASE = "https://scim.example.com/scim/v2"
 pytestmark = pytest.mark.skipif(quiet.fcntl is None, reason="flock (POSIX) only")
@@ -133,6 +136,48 @@ def test_a_walk_waits_for_the_writes_on_the_wire(tmp_path):
             assert not walking.wait(0.3)
             writer.answered(on_the_wire)
             assert walking.wait(5)
+
+
+def test_a_check_holding_writes_keeps_walks_out_until_its_call_ends(tmp_path):
+    """holds_writes: the tenant stays writing after its first write's answer (what it creates and deletes in
+    one call is never in a walk), and is let go when its call ends."""
+    holder, walker = worker(tmp_path), worker(tmp_path)
+    with holder.check(quiet=False, holds_writes="guest-usernames"):
+        holder.answered(send(holder, "POST", "/Users"))
+        with walker.check(quiet=True):
+            _, walking = started(lambda: send(walker, "GET", "/Users"))
+            assert not walking.wait(0.3)
+            holder.answered(send(holder, "DELETE", "/Users/1"))
+            assert not walking.wait(0.2)
+            holder.settle()
+            assert walking.wait(5)
+
+
+def test_checks_holding_writes_of_one_key_run_one_at_a_time(tmp_path):
+    first, second, other = worker(tmp_path), worker(tmp_path), worker(tmp_path)
+    with first.check(quiet=False, holds_writes="guest-usernames"):
+        _, same_key = started(lambda: second.check(quiet=False, holds_writes="guest-usernames").__enter__())
+        _, other_key = started(lambda: other.check(quiet=False, holds_writes="another").__enter__())
+        assert other_key.wait(5) and not same_key.wait(0.3)
+        first.answered(send(first, "POST", "/Users"))
+        other.answered(send(other, "POST", "/Users"))  # writes share the tenant
+    assert same_key.wait(5)
+    second.settle()
+    other.settle()
+
+
+def test_a_serial_check_holding_writes_takes_no_lock(tmp_path):
+    tenant = worker(tmp_path, shared=False)
+    with tenant.check(quiet=False, holds_writes="guest-usernames"):
+        tenant.answered(send(tenant, "POST", "/Users"))
+        tenant.answered(send(tenant, "GET", "/Users?filter=x"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_quiet_check_cannot_hold_writes(tmp_path):
+    with pytest.raises(ValueError, match="cannot hold the tenant writing"):
+        with worker(tmp_path).check(quiet=True, holds_writes="guest-usernames"):
+            pass
 
 
 def test_quiet_checks_walk_together_and_writes_share_the_tenant(tmp_path):
@@ -338,3 +383,35 @@ def test_an_xdist_run_starts_with_the_quiet_checks(tmp_path):
     for check in sorted(checks, key=lambda c: c["started"]):
         first.setdefault(check["process"], check)
     assert len(first) == 2 and all(check["quiet"] for check in first.values()), first
+
+
+@dataclass
+class SlowDeletes:
+    """A layer answering every DELETE a second late: what a check creates and deletes in one call stays on
+    the target that long."""
+
+    seconds: float = 1.0
+
+    def adjust(self, state) -> None:
+        """It changes no server rule."""
+
+    def wrap(self, app, state):
+        async def layer(scope, receive, send):
+            if scope["type"] == "http" and scope["method"] == "DELETE":
+                await asyncio.sleep(self.seconds)
+            await app(scope, receive, send)
+        return layer
+
+
+def test_a_member_made_with_a_guests_username_is_never_met_by_the_guest_checks_of_other_workers(tmp_path):
+    """Under the fault guests-creatable, the guest-create check creates a member bearing a guest's userName
+    and deletes it in the same call. With that DELETE answered a second late and 4 workers, the guest
+    filter and listing checks give the outcomes of a serial run: the create check holds the tenant writing
+    until its call ends, and they, quiet_tenant checks, never look meanwhile."""
+    with ReferenceServer(layers=[*layers_for(["guests-creatable"]), SlowDeletes()]) as server:
+        serial = run_suite(tmp_path / "serial", "-k", "guest", env=external(server))
+        parallel = run_suite(tmp_path / "parallel", "-k", "guest", "-n", "4", env=external(server))
+    assert serial.failed_requirements() == {"guests.create-rejected"}, serial.stdout[-2000:]
+    alone, beside = serial.outcomes(), parallel.outcomes()
+    assert {key: (alone.get(key), beside.get(key)) for key in alone.keys() | beside.keys()
+            if alone.get(key) != beside.get(key)} == {}
