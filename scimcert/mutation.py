@@ -52,13 +52,16 @@ FLAGGED = (*SHOWN, "error")  # what the correct server must never give
 class Outcome:
     """One run: `results` holds [column, nodeid, requirement, outcome] for every result that failed, warned
     or errored (and, for the correct server, for every result); `digest` is the SHA-256 of every result of
-    the run, passed and skipped included, in order: two runs that differ in any outcome differ in it."""
+    the run, passed and skipped included, in order: two runs that differ in any outcome differ in it;
+    `why` says, for every result that did not pass, what the report gives as its reason (a skip's reason,
+    the first failed finding), so that two runs that differ can be told apart (`differences`)."""
 
     fault: str
     exit_code: int
     results: list[list[str]] = field(default_factory=list)
     seconds: float = 0.0
     digest: str = ""
+    why: dict[str, str] = field(default_factory=dict)
 
     @property
     def declared(self) -> tuple[str, ...]:
@@ -128,7 +131,28 @@ def run_one(fault: str, extra: list[str]) -> Outcome:
                    for check in document["checks"] for r in check["requirements"])
     results = [result for result in every if fault == BASELINE or result[3] in FLAGGED]
     digest = hashlib.sha256(json.dumps(every).encode()).hexdigest()
-    return Outcome(fault, code, results, round(seconds, 1), digest)
+    why = {f"{check['nodeid']} {r['requirement']} {r['outcome']}": _reason(r)
+           for check in document["checks"] for r in check["requirements"] if r["outcome"] != "passed"}
+    return Outcome(fault, code, results, round(seconds, 1), digest, why)
+
+
+def _reason(result: dict) -> str:
+    """What a report says of a result that did not pass: its reason, else its first failed finding."""
+    failed = next((f for f in result.get("findings", ()) if not f.get("ok")), {})
+    return (result.get("reason") or failed.get("message", "") + f" (actual: {failed.get('actual')})")[:300]
+
+
+def differences(first: Outcome, second: Outcome) -> dict[str, list[str]]:
+    """The results that did not pass in one run of a fault and did not end the same in the other, each with
+    what the report said of it: what to look at when a run differs from the record."""
+    return {"only in the first run": sorted(f"{key}: {why}" for key, why in first.why.items() if key not in second.why),
+            "only in the second run": sorted(f"{key}: {why}" for key, why in second.why.items() if key not in first.why)}
+
+
+def rerun(fault: str) -> Outcome:
+    """`fault` run once more, in a fresh process (as run_all runs it)."""
+    with ProcessPoolExecutor(max_workers=1, initializer=_init, mp_context=get_context("spawn")) as pool:
+        return pool.submit(run_one, fault, []).result()
 
 
 def _init() -> None:
