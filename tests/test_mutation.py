@@ -71,6 +71,10 @@ def test_fault_is_detected_where_it_should_be(by_fault, name):
 EXPECTED_OUTCOMES = Path(__file__).parent / "expected" / "outcomes.json"
 
 
+def _as_recorded(outcome: mutation.Outcome) -> dict:
+    return {"digest": outcome.digest, "flagged": [" ".join(r) for r in outcome.results if r[3] in mutation.FLAGGED]}
+
+
 def test_every_run_gives_the_outcomes_on_record(outcomes, by_fault):
     """Optimisations stay honest: the correct server and each fault give, check by check, the very
     requirement outcomes on record in tests/expected/outcomes.json: the failed, warned and errored results
@@ -78,8 +82,7 @@ def test_every_run_gives_the_outcomes_on_record(outcomes, by_fault):
     with the change that explains it (SCIMCERT_UPDATE_EXPECTED=1 pytest tests/test_mutation.py -k on_record).
     A fault whose run differs is run once more: the failure says whether that run gives the record (then the
     first was not deterministic) and which results did not end the same, with their reasons."""
-    found = {o.fault: {"digest": o.digest, "flagged": [" ".join(r) for r in o.results if r[3] in mutation.FLAGGED]}
-             for o in outcomes}
+    found = {o.fault: _as_recorded(o) for o in outcomes}
     if os.environ.get("SCIMCERT_UPDATE_EXPECTED"):
         EXPECTED_OUTCOMES.write_text(json.dumps(found, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         pytest.skip(f"SCIMCERT_UPDATE_EXPECTED: rewrote {EXPECTED_OUTCOMES.name}; review `git diff` before committing it")
@@ -91,8 +94,7 @@ def test_every_run_gives_the_outcomes_on_record(outcomes, by_fault):
                for fault, wanted in expected.items() if found[fault] != wanted}
     for fault, change in changed.items():  # what to look at: the same fault once more, and how the two runs differ
         again = mutation.rerun(fault)
-        change["a rerun gives the record"] = {"digest": again.digest, "flagged": [" ".join(r) for r in again.results if
-                                                                                   r[3] in mutation.FLAGGED]} == expected[fault]
+        change["a rerun gives the record"] = _as_recorded(again) == expected[fault]
         change["this run against the rerun"] = mutation.differences(by_fault[fault], again)
     assert changed == {}, f"outcomes differ from the record (rerun one: python -m scimcert.mutation --fault NAME --json FILE): {changed}"
 
