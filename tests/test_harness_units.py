@@ -661,3 +661,19 @@ def test_integer_paging_asks_integers_of_the_numbers_required_and_of_any_other_g
     assert integer_paging({"totalResults": 3, "startIndex": None}, required=only_total)
     assert not integer_paging({"totalResults": 3, "startIndex": "1"}, required=only_total)
     assert not integer_paging({"startIndex": 1, "itemsPerPage": 0}, required=only_total)
+
+
+def test_the_users_of_two_checks_of_a_run_never_share_a_username():
+    """Seed 352 gave the checks below users named alike (scimcert.9a72c2.jos.325493@…) when a check's part of the
+    name was a number below 36**4 written in hex with the user's number right after it: the second create met a
+    409 and its check skipped. Now a check's part is CHECK_DIGITS hex digits, then "." and the number."""
+    from scimcert.data import CHECK_DIGITS, UserFactory
+
+    checks = ["suites/test_create.py::test_create_with_enterprise_extension[okta]",
+              "suites/test_discovery.py::test_discovery_ignores_query_parameters[/ResourceTypes]",
+              "suites/test_groups.py::test_member_remove[entra-filter]"]
+    factories = [UserFactory(352, check, "example.com") for check in checks]
+    names = [factory.new().userName.casefold() for factory in factories for _ in range(12)]
+    assert len(set(names)) == len(names) == 12 * len(checks)
+    assert names[10].split("@")[0].rsplit(".", 2)[1:] == [factories[0].check, "11"]
+    assert len(factories[0].check) == CHECK_DIGITS
