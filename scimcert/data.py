@@ -72,8 +72,8 @@ def _faker(locale: str) -> Faker:
 
 # Hex digits of the check's own part of each name, followed by "." and the user's number within the check. Two
 # of a run's ~570 checks share them about once in 10**7 runs. The former part (a number below 36**4, written in
-# hex, the number right after it) gave two checks of one run the same userName in about 1 run in 200 (a 409 on
-# create: a check skipped that should have been judged).
+# hex, the number right after it) gave two checks of one run the same userName in a few runs in 1,000 (a 409
+# on create: a check skipped that should have been judged).
 CHECK_DIGITS = 10
 
 
