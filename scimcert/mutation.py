@@ -138,21 +138,16 @@ def run_one(fault: str, extra: list[str]) -> Outcome:
 
 def _reason(result: dict) -> str:
     """What a report says of a result that did not pass: its reason, else its first failed finding."""
-    failed = next((f for f in result.get("findings", ()) if not f.get("ok")), {})
-    return (result.get("reason") or failed.get("message", "") + f" (actual: {failed.get('actual')})")[:300]
+    failed = next((f for f in result.get("findings", ()) if not f.get("ok")), None)
+    told = f"{failed.get('message', '')} (actual: {failed.get('actual')})" if failed else ""
+    return (result.get("reason") or told)[:300]
 
 
 def differences(first: Outcome, second: Outcome) -> dict[str, list[str]]:
     """The results that did not pass in one run of a fault and did not end the same in the other, each with
     what the report said of it: what to look at when a run differs from the record."""
-    return {"only in the first run": sorted(f"{key}: {why}" for key, why in first.why.items() if key not in second.why),
-            "only in the second run": sorted(f"{key}: {why}" for key, why in second.why.items() if key not in first.why)}
-
-
-def rerun(fault: str) -> Outcome:
-    """`fault` run once more, in a fresh process (as run_all runs it)."""
-    with ProcessPoolExecutor(max_workers=1, initializer=_init, mp_context=get_context("spawn")) as pool:
-        return pool.submit(run_one, fault, []).result()
+    return {f"only in the {name} run": sorted(f"{key}: {why}" for key, why in one.why.items() if key not in other.why)
+            for name, one, other in (("first", first, second), ("second", second, first))}
 
 
 def _init() -> None:
@@ -162,10 +157,21 @@ def _init() -> None:
         del os.environ[name]
 
 
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for in-process runs: spawned (fresh interpreters, whatever process, a pytest worker
+    say, asks for the run), in the repository root, without the caller's SCIM_* settings."""
+    return ProcessPoolExecutor(max_workers=workers, initializer=_init, mp_context=get_context("spawn"))
+
+
 def run_all(faults: list[str], workers: int, extra: list[str]) -> list[Outcome]:
-    # spawn: fresh interpreters, whatever process (a pytest worker, say) asks for the run
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init, mp_context=get_context("spawn")) as pool:
+    with _pool(workers) as pool:
         return list(pool.map(run_one, [BASELINE, *faults], [extra] * (len(faults) + 1)))
+
+
+def rerun(fault: str) -> Outcome:
+    """`fault` run once more, in a fresh process, as run_all runs it."""
+    with _pool(1) as pool:
+        return pool.submit(run_one, fault, []).result()
 
 
 @dataclass

@@ -152,3 +152,4 @@ def test_two_runs_that_differ_say_which_results_and_why():
     assert mutation._reason({"reason": "", "findings": [{"ok": True, "message": "fine"},
                                                         {"ok": False, "message": "the user is found", "actual": 0}]}) \
         == "the user is found (actual: 0)"
+    assert mutation._reason({"reason": "", "findings": []}) == ""
